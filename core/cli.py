@@ -1,0 +1,204 @@
+"""The ``polyprop`` command line (also ``python -m polyprop``).
+
+    polyprop backends [--json]
+    polyprop trace  --backend NAME|all [--json]
+    polyprop parity --backend NAME|all [--variant NAME|all] [--steps N]
+                    [--dtype float32|float64] [--seed S] [--json]
+
+A backend named explicitly but not installed is an error (exit 2); with
+``all`` it is reported as skipped.  ``parity`` exits 1 when any backend
+exceeds the tolerance.  JAX runs with 64-bit types enabled by this command line
+(``JAX_ENABLE_X64=1`` unless already set), so float64 means float64 everywhere.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+from typing import Any, Callable, Sequence
+
+from . import backends as _backends
+from .backends import BACKENDS, available_backends
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    os.environ.setdefault("JAX_ENABLE_X64", "1")
+    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+    args = _parser().parse_args(argv)
+    try:
+        result: int = args.run(args)
+    except UsageError as error:
+        print(f"polyprop: error: {error}", file=sys.stderr)
+        return 2
+    return result
+
+
+class UsageError(Exception):
+    """A request the command line cannot carry out (unknown or missing backend)."""
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="polyprop",
+        description="RMSProp defined once, run on NumPy, PyTorch, MXNet, TensorFlow and JAX.",
+    )
+    commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    def command(name: str, run: Callable[[argparse.Namespace], int], help: str) -> Any:
+        sub = commands.add_parser(name, help=help, description=help)
+        sub.add_argument("--json", action="store_true", help="print JSON instead of text")
+        sub.set_defaults(run=run)
+        return sub
+
+    command("backends", _backends_command, "list every backend, installed or not, with its version")
+
+    trace = command("trace", _trace_command, "the chapter's 2-D RMSProp run on f(x)=0.1 x1^2 + 2 x2^2")
+    _backend_argument(trace)
+
+    parity = command("parity", _parity_command, "every backend against NumPy on one random problem")
+    _backend_argument(parity)
+    parity.add_argument("--variant", default="all", help="a config of the parity table, or 'all'")
+    parity.add_argument("--steps", type=_positive_int, default=200, help="steps (default 200)")
+    parity.add_argument("--dtype", choices=("float32", "float64"), default="float64")
+    parity.add_argument("--seed", type=int, default=0, help="NumPy seed of the problem")
+    return parser
+
+
+def _backend_argument(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--backend",
+        default=os.environ.get("POLYPROP_BACKEND") or "all",
+        help=f"one of {', '.join(BACKENDS)}, or 'all' (default: $POLYPROP_BACKEND, else all)",
+    )
+
+
+def _positive_int(text: str) -> int:
+    value = int(text)
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"must be a positive integer, got {text}")
+    return value
+
+
+def _selected(name: str) -> tuple[list[str], dict[str, str]]:
+    """The installed backends ``name`` asks for, and the skipped ones with their reason."""
+    if name == "all":
+        versions = available_backends()
+        skipped = {
+            b: f"not installed: pip install 'polyprop[{_backends.FRAMEWORKS[b].extra}]'"
+            for b, v in versions.items()
+            if v is None
+        }
+        return [b for b in BACKENDS if b not in skipped], skipped
+    try:
+        _backends.check_name(name)
+    except ValueError as error:
+        raise UsageError(error) from None
+    if _backends.framework_version(name) is None:
+        raise UsageError(_backends.missing_framework(name))
+    return [name], {}
+
+
+def _backends_command(args: argparse.Namespace) -> int:
+    versions = available_backends()
+    rows = [
+        {
+            "backend": name,
+            "framework": _backends.FRAMEWORKS[name].module,
+            "installed": version is not None,
+            "version": version,
+            "extra": _backends.FRAMEWORKS[name].extra,
+        }
+        for name, version in versions.items()
+    ]
+    if args.json:
+        print(json.dumps(rows, indent=2))
+        return 0
+    for row in rows:
+        status = row["version"] if row["installed"] else f"not installed (polyprop[{row['extra']}])"
+        print(f"{row['backend']:<11} {row['framework']:<11} {status}")
+    return 0
+
+
+def _trace_command(args: argparse.Namespace) -> int:
+    from .trace import trace_2d
+
+    names, skipped = _selected(args.backend)
+    results = {name: trace_2d(name) for name in names}
+    if args.json:
+        payload = {
+            "function": "0.1*x1**2 + 2*x2**2",
+            "start": [-5.0, -2.0],
+            "config": {"learning_rate": 0.4, "decay": 0.9, "eps": 1e-6, "eps_in_sqrt": True},
+            "backends": {
+                name: {
+                    "final": list(trace.final),
+                    "line": trace.chapter_line(),
+                    "points": trace.points.tolist(),
+                }
+                for name, trace in results.items()
+            },
+            "skipped": skipped,
+        }
+        print(json.dumps(payload, indent=2))
+        return 0
+    for name, trace in results.items():
+        print(f"{name:<11} {trace.chapter_line()}")
+    for name, reason in skipped.items():
+        print(f"{name:<11} skipped: {reason}")
+    return 0
+
+
+def _parity_command(args: argparse.Namespace) -> int:
+    from .parity import TOLERANCES, VARIANTS, compare, random_problem, trajectory
+
+    names, skipped = _selected(args.backend)
+    if args.variant == "all":
+        variants = list(VARIANTS)
+    elif args.variant in VARIANTS:
+        variants = [args.variant]
+    else:
+        raise UsageError(f"unknown variant {args.variant!r}; known: {', '.join(VARIANTS)}, all")
+    tolerance = TOLERANCES[args.dtype]
+    problem = random_problem(args.steps, args.dtype, args.seed)
+    report: dict[str, dict[str, Any]] = {name: {} for name in names}
+    for variant in variants:
+        reference = trajectory("numpy", VARIANTS[variant], problem)
+        for name in names:
+            diff = compare(trajectory(name, VARIANTS[variant], problem), reference)
+            report[name][variant] = diff._asdict()
+    summary = {
+        name: {
+            "max_abs": max(d["max_abs"] for d in per_variant.values()),
+            "max_rel": max(d["max_rel"] for d in per_variant.values()),
+            "within_tolerance": all(d["max_rel"] <= tolerance for d in per_variant.values()),
+        }
+        for name, per_variant in report.items()
+    }
+    ok = all(s["within_tolerance"] for s in summary.values())
+    if args.json:
+        payload = {
+            "dtype": args.dtype,
+            "steps": args.steps,
+            "seed": args.seed,
+            "tolerance_rel": tolerance,
+            "reference": "numpy",
+            "summary": summary,
+            "variants": report,
+            "skipped": skipped,
+            "ok": ok,
+        }
+        print(json.dumps(payload, indent=2))
+    else:
+        print(
+            f"{len(variants)} variant(s), {args.steps} steps, {args.dtype}, seed {args.seed}; "
+            f"max difference against numpy (tolerance {tolerance:g} relative):"
+        )
+        print(f"{'backend':<11} {'max abs':>10} {'max rel':>10}  ok")
+        for name, s in summary.items():
+            mark = "yes" if s["within_tolerance"] else "NO"
+            print(f"{name:<11} {s['max_abs']:>10.3g} {s['max_rel']:>10.3g}  {mark}")
+        for name, reason in skipped.items():
+            print(f"{name:<11} skipped: {reason}")
+    return 0 if ok else 1

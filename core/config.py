@@ -1,0 +1,141 @@
+"""The RMSProp family's hyperparameters: one frozen config, each convention a named field."""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+import numbers
+from typing import Callable, Union
+
+Schedule = Callable[[int], float]
+"""A hyperparameter as a function of the step count (0 for the first step)."""
+
+Hyper = Union[float, Schedule]
+
+
+@dataclasses.dataclass(frozen=True)
+class RMSPropConfig:
+    """Hyperparameters of RMSProp and its variants (defaults: plain RMSProp as in optax).
+
+    One step, with ``t`` the 1-based step number and ``lr``, ``decay`` the values
+    of the (possibly scheduled) hyperparameters at count ``t - 1``::
+
+        g  = -grad if maximize else grad
+        g  = g + weight_decay * x                         (coupled, the default)
+        x  = x - x * weight_decay * lr                    (decoupled_weight_decay=True)
+        nu = decay * nu + (1 - decay) * g**2              (nu starts at initial_scale)
+        mu = decay * mu + (1 - decay) * g                 (centered=True; Graves 2013)
+        nu_hat, mu_hat = nu / (1 - decay**t), mu / (...)  (bias_correction=True)
+        var = nu_hat - mu_hat**2 if centered else nu_hat
+        u  = g / sqrt(var + eps)       if eps_in_sqrt else  g / (sqrt(var) + eps)
+        no momentum:                    x = x - lr * u
+        lr_inside_momentum=True:        m = momentum * m + lr * u;  x = x - m
+        lr_inside_momentum=False:       m = momentum * m + u;       x = x - lr * m
+        nesterov=True replaces the final m by (u-term + momentum * m) in both forms.
+
+    Attributes:
+        learning_rate: step size ``lr`` >= 0, a float or a schedule ``count -> float``.
+        decay: the accumulator's leak ``decay`` in [0, 1), a float or a schedule.
+            Called ``alpha`` by PyTorch, ``rho`` by Keras, ``gamma1`` by MXNet.
+        eps: the denominator's guard, > 0.
+        eps_in_sqrt: ``sqrt(var + eps)`` (True: Keras, TF, MXNet, Optax, D2L) or
+            ``sqrt(var) + eps`` (False: PyTorch).
+        initial_scale: the accumulator's start value, >= 0 (0 almost everywhere, 1 in TF1).
+        centered: subtract the squared mean gradient from the accumulator (Graves 2013).
+        momentum: heavy-ball coefficient in [0, 1); 0 keeps no momentum buffer.
+        lr_inside_momentum: where ``lr`` sits relative to the momentum buffer.
+            True for Keras, the TF kernel, MXNet and Optax; False for PyTorch.  The
+            two agree for a constant learning rate and differ under a schedule.
+        nesterov: Nesterov momentum (Optax's ``nesterov=True``); needs momentum > 0.
+        weight_decay: weight-decay coefficient >= 0.
+        decoupled_weight_decay: False adds ``weight_decay * x`` to the gradient
+            (L2, PyTorch and MXNet); True shrinks ``x`` by ``lr * weight_decay * x``
+            before the step (Keras).
+        maximize: ascend the objective instead of descending it.
+        bias_correction: divide the accumulators by ``1 - decay**t`` (Optax's option).
+            With a decay schedule the current decay value is used.
+        allow_unit_decay: accept decay = 1, for experiments only (the accumulator
+            then never moves from ``initial_scale``).
+    """
+
+    learning_rate: Hyper = 0.01
+    decay: Hyper = 0.9
+    eps: float = 1e-8
+    eps_in_sqrt: bool = True
+    initial_scale: float = 0.0
+    centered: bool = False
+    momentum: float = 0.0
+    lr_inside_momentum: bool = True
+    nesterov: bool = False
+    weight_decay: float = 0.0
+    decoupled_weight_decay: bool = False
+    maximize: bool = False
+    bias_correction: bool = False
+    allow_unit_decay: bool = False
+
+    def __post_init__(self) -> None:
+        for name in (
+            "eps_in_sqrt",
+            "centered",
+            "lr_inside_momentum",
+            "nesterov",
+            "decoupled_weight_decay",
+            "maximize",
+            "bias_correction",
+            "allow_unit_decay",
+        ):
+            if not isinstance(getattr(self, name), bool):
+                raise TypeError(f"{name} must be True or False, got {getattr(self, name)!r}")
+        if not callable(self.learning_rate):
+            check_learning_rate(self.learning_rate)
+        if not callable(self.decay):
+            check_decay(self.decay, self.allow_unit_decay)
+        _check_range("eps", self.eps, low=0.0, low_open=True)
+        _check_range("initial_scale", self.initial_scale, low=0.0)
+        _check_range("momentum", self.momentum, low=0.0, high=1.0)
+        _check_range("weight_decay", self.weight_decay, low=0.0)
+        if self.nesterov and self.momentum == 0:
+            raise ValueError("nesterov=True needs momentum in (0, 1), got momentum=0")
+
+    def replace(self, **changes: object) -> RMSPropConfig:
+        """A copy with some fields changed (validated again)."""
+        return dataclasses.replace(self, **changes)  # type: ignore[arg-type]
+
+
+def check_learning_rate(value: object) -> float:
+    """``value`` as a float if it is a finite learning rate >= 0, else a ValueError."""
+    return _check_range("learning_rate", value, low=0.0)
+
+
+def check_decay(value: object, allow_unit_decay: bool = False) -> float:
+    """``value`` as a float if it is a decay in [0, 1) (or [0, 1] when allowed)."""
+    try:
+        return _check_range("decay", value, low=0.0, high=1.0, high_open=not allow_unit_decay)
+    except ValueError as error:
+        if not allow_unit_decay and value == 1:
+            raise ValueError(
+                f"{error}; decay = 1 freezes the accumulator at initial_scale, "
+                "pass allow_unit_decay=True to run it as an experiment"
+            ) from None
+        raise
+
+
+def _check_range(
+    name: str,
+    value: object,
+    low: float,
+    high: float = math.inf,
+    low_open: bool = False,
+    high_open: bool = True,
+) -> float:
+    """``value`` as a float if it is a real number in the interval, else a ValueError naming it."""
+    interval = f"{'(' if low_open else '['}{low:g}, {high:g}{')' if high_open else ']'}"
+    if isinstance(value, bool) or not isinstance(value, numbers.Real):
+        raise TypeError(f"{name} must be a real number in {interval}, got {value!r}")
+    number = float(value)
+    below = number <= low if low_open else number < low
+    above = number >= high if high_open else number > high
+    if math.isnan(number) or below or above:
+        raise ValueError(f"{name} must be in {interval}, got {value!r}")
+    return number
+

@@ -1,0 +1,213 @@
+"""The RMSProp family, defined once: pure ``init`` and ``step`` over the ops interface.
+
+Parameters are a list, a tuple or a dict of tensors of one framework; the state
+mirrors that container.  Nothing here imports a framework: every tensor
+operation goes through an :class:`~polyprop.ops.Ops` adapter, given explicitly
+or chosen by :func:`polyprop.get_ops` from the tensors themselves.
+"""
+
+from __future__ import annotations
+
+import numbers
+from typing import Any, Callable, Mapping, NamedTuple, Optional, Sequence, Union
+
+from .config import RMSPropConfig, check_decay, check_learning_rate
+from .ops import Ops, Tensor
+from .selection import get_ops
+
+Params = Union[Sequence[Tensor], Mapping[Any, Tensor]]
+"""A list, tuple or dict of tensors of one framework."""
+
+
+class RMSPropState(NamedTuple):
+    """The optimizer's state; every tensor leaf has its parameter's shape and dtype.
+
+    Attributes:
+        count: steps taken so far (0 after ``init``).
+        nu: the leaky average of squared gradients, started at ``initial_scale``.
+        mu: the leaky average of gradients (``centered=True``), else None.
+        momentum: the momentum buffer (``momentum > 0``), else None.
+    """
+
+    count: int
+    nu: Params
+    mu: Optional[Params]
+    momentum: Optional[Params]
+
+
+def init(params: Params, config: RMSPropConfig, ops: Ops | str | None = None) -> RMSPropState:
+    """The state before the first step: ``nu = initial_scale``, ``mu = m = 0``."""
+    ops = get_ops(ops, params)
+    keys, xs = _flatten(params, "params")
+    nu = [ops.full_like(x, config.initial_scale) for x in xs]
+    zeros = [ops.zeros_like(x) for x in xs]
+    return RMSPropState(
+        count=0,
+        nu=_unflatten(params, keys, nu),
+        mu=_unflatten(params, keys, zeros) if config.centered else None,
+        momentum=_unflatten(params, keys, zeros) if config.momentum > 0 else None,
+    )
+
+
+def step(
+    params: Params,
+    grads: Params,
+    state: RMSPropState,
+    config: RMSPropConfig,
+    ops: Ops | str | None = None,
+) -> tuple[Params, RMSPropState]:
+    """One RMSProp step: ``(params, state) -> (new_params, new_state)``; see RMSPropConfig.
+
+    A gradient of None leaves its parameter and that parameter's state as they were.
+    """
+    ops = get_ops(ops, params, grads)
+    keys, xs = _flatten(params, "params")
+    gs = _matching_leaves(grads, params, keys, "grads")
+    nus = _matching_leaves(state.nu, params, keys, "state.nu")
+    mus = _matching_leaves(state.mu, params, keys, "state.mu") if config.centered else None
+    ms = (
+        _matching_leaves(state.momentum, params, keys, "state.momentum")
+        if config.momentum > 0
+        else None
+    )
+    lr = _resolve(config.learning_rate, state.count, check_learning_rate)
+    decay = _resolve(
+        config.decay, state.count, lambda v: check_decay(v, config.allow_unit_decay)
+    )
+    correction = 1 - decay ** (state.count + 1) if config.bias_correction else None
+
+    new_x, new_nu, new_mu, new_m = list(xs), list(nus), list(mus or ()), list(ms or ())
+    for i, (x, g) in enumerate(zip(xs, gs)):
+        if g is None:
+            continue
+        leaf = _update_leaf(
+            ops,
+            config,
+            x,
+            g,
+            nus[i],
+            mus[i] if mus is not None else None,
+            ms[i] if ms is not None else None,
+            lr,
+            decay,
+            correction,
+        )
+        new_x[i], new_nu[i] = leaf.x, leaf.nu
+        if mus is not None:
+            new_mu[i] = leaf.mu
+        if ms is not None:
+            new_m[i] = leaf.m
+    new_state = RMSPropState(
+        count=state.count + 1,
+        nu=_unflatten(params, keys, new_nu),
+        mu=_unflatten(params, keys, new_mu) if mus is not None else None,
+        momentum=_unflatten(params, keys, new_m) if ms is not None else None,
+    )
+    return _unflatten(params, keys, new_x), new_state
+
+
+class _Leaf(NamedTuple):
+    x: Tensor
+    nu: Tensor
+    mu: Optional[Tensor]
+    m: Optional[Tensor]
+
+
+def _update_leaf(
+    ops: Ops,
+    config: RMSPropConfig,
+    x: Tensor,
+    g: Tensor,
+    nu: Tensor,
+    mu: Optional[Tensor],
+    m: Optional[Tensor],
+    lr: Any,
+    decay: Any,
+    correction: Any,
+) -> _Leaf:
+    """The update of one tensor; the formulas are those of RMSPropConfig's docstring."""
+
+    def c(value: Any) -> Tensor:
+        return ops.scalar(value, like=x)
+
+    if config.maximize:
+        g = ops.mul(c(-1.0), g)
+    if config.weight_decay:
+        if config.decoupled_weight_decay:
+            x = ops.sub(x, ops.mul(ops.mul(x, c(config.weight_decay)), c(lr)))
+        else:
+            g = ops.add(g, ops.mul(c(config.weight_decay), x))
+    nu = ops.add(ops.mul(c(decay), nu), ops.mul(c(1 - decay), ops.square(g)))
+    var = nu if correction is None else ops.div(nu, c(correction))
+    if mu is not None:
+        mu = ops.add(ops.mul(c(decay), mu), ops.mul(c(1 - decay), g))
+        mean = mu if correction is None else ops.div(mu, c(correction))
+        var = ops.sub(var, ops.square(mean))
+    if config.eps_in_sqrt:
+        den = ops.sqrt(ops.add(var, c(config.eps)))
+    else:
+        den = ops.add(ops.sqrt(var), c(config.eps))
+    u = ops.div(g, den)
+
+    if m is None:
+        return _Leaf(ops.sub(x, ops.mul(c(lr), u)), nu, mu, None)
+    beta = c(config.momentum)
+    if config.lr_inside_momentum:
+        lr_u = ops.mul(c(lr), u)
+        m = ops.add(ops.mul(beta, m), lr_u)
+        delta = ops.add(lr_u, ops.mul(beta, m)) if config.nesterov else m
+    else:
+        m = ops.add(ops.mul(beta, m), u)
+        delta = ops.mul(c(lr), ops.add(u, ops.mul(beta, m)) if config.nesterov else m)
+    return _Leaf(ops.sub(x, delta), nu, mu, m)
+
+
+def _resolve(value: Any, count: Any, check: Callable[[Any], float]) -> Any:
+    """A hyperparameter's value at ``count``; concrete numbers are range-checked."""
+    if callable(value):
+        value = value(count)
+        if isinstance(value, numbers.Real):
+            try:
+                check(value)
+            except ValueError as error:
+                raise ValueError(f"schedule at step count {count}: {error}") from None
+    return value
+
+
+def _flatten(tree: Params, name: str) -> tuple[list[Any], list[Tensor]]:
+    """The keys and leaves of a list, tuple or dict of tensors."""
+    if isinstance(tree, Mapping):
+        keys = list(tree.keys())
+        return keys, [tree[k] for k in keys]
+    if isinstance(tree, (list, tuple)):
+        return list(range(len(tree))), list(tree)
+    raise TypeError(
+        f"{name} must be a list, tuple or dict of tensors, got {type(tree).__name__}"
+    )
+
+
+def _matching_leaves(tree: Any, params: Params, keys: list[Any], name: str) -> list[Any]:
+    """The leaves of ``tree`` in the order of ``params``; an error names any mismatch."""
+    if tree is None:
+        raise ValueError(f"{name} is None but the config needs it; build the state with init()")
+    if isinstance(params, Mapping) != isinstance(tree, Mapping):
+        raise TypeError(
+            f"{name} must be a {type(params).__name__} like params, got {type(tree).__name__}"
+        )
+    tree_keys, leaves = _flatten(tree, name)
+    if isinstance(tree, Mapping):
+        if set(tree_keys) != set(keys):
+            missing = [k for k in keys if k not in tree]
+            extra = [k for k in tree_keys if k not in set(keys)]
+            raise ValueError(f"{name} keys differ from params: missing {missing}, extra {extra}")
+        return [tree[k] for k in keys]
+    if len(leaves) != len(keys):
+        raise ValueError(f"{name} has {len(leaves)} tensors but params has {len(keys)}")
+    return leaves
+
+
+def _unflatten(like: Params, keys: list[Any], leaves: list[Tensor]) -> Params:
+    """A container of the same kind as ``like`` holding ``leaves``."""
+    if isinstance(like, Mapping):
+        return type(like)(zip(keys, leaves)) if isinstance(like, dict) else dict(zip(keys, leaves))
+    return tuple(leaves) if isinstance(like, tuple) else list(leaves)
