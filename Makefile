@@ -16,7 +16,6 @@ $(STAMP): setup.cfg pyproject.toml constraints.txt Makefile
 	$(PYTHON) -m venv $(VENV)
 	$(PIP) install -q -c constraints.txt -e '.[all,test]'
 	$(PIP) install -q -c constraints.txt --no-deps mxnet==1.9.1
-	$(PIP) check || true
 	touch $@
 
 test: setup

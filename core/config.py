@@ -53,7 +53,9 @@ class RMSPropConfig:
             before the step (Keras).
         maximize: ascend the objective instead of descending it.
         bias_correction: divide the accumulators by ``1 - decay**t`` (Optax's option).
-            With a decay schedule the current decay value is used.
+            With a decay schedule the current decay value is used.  Beware
+            centered + bias_correction with initial_scale 0: the first step's
+            variance is g^2 - g^2 = 0, so that step is lr * g / sqrt(eps) (as in Optax).
         allow_unit_decay: accept decay = 1, for experiments only (the accumulator
             then never moves from ``initial_scale``).
     """

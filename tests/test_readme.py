@@ -1,0 +1,31 @@
+"""The README's examples run as written, and its commands are the ones CI and make run."""
+
+from __future__ import annotations
+
+import pathlib
+import re
+import subprocess
+import sys
+
+from conftest import require_backend
+
+ROOT = pathlib.Path(__file__).resolve().parents[1]
+README = (ROOT / "README.md").read_text()
+
+
+def test_python_examples_run_as_written():
+    for name in ("torch", "tensorflow", "jax", "mxnet"):
+        require_backend(name)
+    code = "\n".join(re.findall(r"```python\n(.*?)```", README, flags=re.S))
+    assert "polyprop.step" in code
+    subprocess.run([sys.executable, "-c", code], check=True, cwd=ROOT, capture_output=True, text=True)
+
+
+def test_the_two_commands_exist_and_ci_runs_the_test_command():
+    commands = re.findall(r"```sh\n(.*?)\n```", README, flags=re.S)[:2]
+    assert commands == ["make trace", "make test"]
+    makefile = (ROOT / "Makefile").read_text()
+    assert re.search(r"^trace: setup$", makefile, flags=re.M)
+    assert re.search(r"^test: setup$", makefile, flags=re.M)
+    ci = (ROOT / ".ci" / "run").read_text()
+    assert re.search(r"^make test$", ci, flags=re.M)
