@@ -122,7 +122,7 @@ def _backends_command(args: argparse.Namespace) -> int:
 
 
 def _trace_command(args: argparse.Namespace) -> int:
-    from .trace import trace_2d
+    from .chapter.trace import trace_2d
 
     names, skipped = _selected(args.backend)
     results = {name: trace_2d(name) for name in names}

@@ -12,10 +12,10 @@ from typing import Any, Callable, NamedTuple
 
 import numpy as np
 
-from .config import RMSPropConfig
-from .ops import Ops, Tensor
-from .rmsprop import init, step
-from .selection import get_ops
+from ..config import RMSPropConfig
+from ..ops import Ops, Tensor
+from ..rmsprop import init, step
+from ..selection import get_ops
 
 CHAPTER_CONFIG = RMSPropConfig(learning_rate=0.4, decay=0.9, eps=1e-6, eps_in_sqrt=True)
 """The chapter's settings (D2L's ``rmsprop_2d``: eta 0.4, gamma 0.9, eps 1e-6)."""
