@@ -42,3 +42,31 @@ class DecaySweep(NamedTuple):
     backend: str
     decays: list[float]
     final_losses: list[float]
+
+
+class ChapterResults(NamedTuple):
+    """Everything ``polyprop chapter`` computed, for :func:`polyprop.chapter.report.write_report`.
+
+    Traces are :class:`polyprop.chapter.trace.Trace` values keyed by backend name.
+    """
+
+    backends: list[str]
+    """The backends that ran, in order."""
+    versions: dict[str, str]
+    """Framework version of each backend."""
+    traces: dict[str, object]
+    """The chapter's 2-D run (lr 0.4, decay 0.9) per backend."""
+    rotated: dict[str, object]
+    """Exercise 2: the same run on f(x) = 0.1 (x1 + x2)^2 + 2 (x1 - x2)^2."""
+    unit_decay: dict[str, object]
+    """Exercise 1: the 2-D run with decay = 1 (allow_unit_decay=True) from s = 0."""
+    airfoil: list[AirfoilRun]
+    """Scratch and native airfoil runs, every backend."""
+    decay_schedule: list[AirfoilRun]
+    """Exercise 4: scratch airfoil runs with decay as a function of the step."""
+    sweep: list[DecaySweep]
+    """Exercise 4: final airfoil loss against decay."""
+    fashion: list[FashionRun]
+    """Exercise 3: Fashion-MNIST, every backend x schedule (empty when the data is missing)."""
+    notes: list[str]
+    """Anything skipped, with its reason."""
