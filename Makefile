@@ -1,14 +1,20 @@
 # Set-up entry point used by README.md and .ci/run.
 #   make setup   create .venv/ with polyprop and all five frameworks (pinned in constraints.txt)
 #   make test    set up, then run the test suite
+#   make chapter set up, then write the chapter report for every backend into $(OUT)
+#                (DATA_DIR=folder with airfoil_self_noise.dat; default: download it)
 #   make trace   set up, then run the chapter's 2-D experiment on every backend
 PYTHON ?= python3
 VENV := .venv
 PY := $(VENV)/bin/python
 PIP := $(PY) -m pip --disable-pip-version-check
 STAMP := $(VENV)/.polyprop-installed
+OUT ?= chapter-report
+DATA_DIR ?=
+FASHION_DIR := /usr/share/datasets/fashion-mnist
+SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
-.PHONY: setup test trace parity clean
+.PHONY: setup test chapter trace parity fashion-mnist clean
 
 setup: $(STAMP)
 
@@ -18,8 +24,18 @@ $(STAMP): setup.cfg pyproject.toml constraints.txt Makefile
 	$(PIP) install -q -c constraints.txt --no-deps mxnet==1.9.1
 	touch $@
 
-test: setup
+test: setup fashion-mnist
 	$(PY) -m pytest
+
+chapter: setup fashion-mnist
+	$(VENV)/bin/polyprop chapter --backend all --out $(OUT) $(if $(DATA_DIR),--data-dir $(DATA_DIR))
+
+# Exercise 3's data: Debian's dataset-fashion-mnist (MIT licence). Without it the
+# report says that exercise was skipped and why.
+fashion-mnist:
+	@test -d $(FASHION_DIR) || $(SUDO) apt-get install -y -q dataset-fashion-mnist \
+		|| ($(SUDO) apt-get update -q && $(SUDO) apt-get install -y -q dataset-fashion-mnist) \
+		|| echo "dataset-fashion-mnist could not be installed: exercise 3 will be skipped"
 
 trace: setup
 	$(VENV)/bin/polyprop trace --backend all
@@ -28,4 +44,4 @@ parity: setup
 	$(VENV)/bin/polyprop parity --backend all
 
 clean:
-	rm -rf $(VENV) build *.egg-info
+	rm -rf $(VENV) build *.egg-info $(OUT)

@@ -12,6 +12,7 @@ first time that backend is used.
 
 from __future__ import annotations
 
+from . import presets
 from .backends import BACKENDS, available_backends
 from .config import RMSPropConfig
 from .ops import OPS_NAMES, Ops
@@ -31,6 +32,7 @@ __all__ = [
     "get_ops",
     "infer_backend",
     "init",
+    "presets",
     "step",
     "use_backend",
 ]

@@ -1,9 +1,13 @@
 """The ``polyprop`` command line (also ``python -m polyprop``).
 
     polyprop backends [--json]
-    polyprop trace  --backend NAME|all [--json]
-    polyprop parity --backend NAME|all [--variant NAME|all] [--steps N]
-                    [--dtype float32|float64] [--seed S] [--json]
+    polyprop trace   --backend NAME|all [--out DIR] [--json]
+    polyprop weights [--out DIR] [--json]
+    polyprop airfoil --backend NAME|all [--impl scratch|native|both] [--data-dir DIR] [--out DIR] [--json]
+    polyprop chapter --backend NAME|all --out DIR [--data-dir DIR] [--fashion-dir DIR]
+                     [--fashion-limit N] [--fashion-epochs E] [--json]
+    polyprop parity  --backend NAME|all [--variant NAME|all] [--steps N]
+                     [--dtype float32|float64] [--seed S] [--json]
 
 A backend named explicitly but not installed is an error (exit 2); with
 ``all`` it is reported as skipped.  ``parity`` exits 1 when any backend
@@ -29,7 +33,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = _parser().parse_args(argv)
     try:
         result: int = args.run(args)
-    except UsageError as error:
+    except (UsageError, FileNotFoundError) as error:
+        # FileNotFoundError: data that is missing, with the loader's message on where to put it.
         print(f"polyprop: error: {error}", file=sys.stderr)
         return 2
     return result
@@ -56,6 +61,24 @@ def _parser() -> argparse.ArgumentParser:
 
     trace = command("trace", _trace_command, "the chapter's 2-D RMSProp run on f(x)=0.1 x1^2 + 2 x2^2")
     _backend_argument(trace)
+    trace.add_argument("--out", help="also draw the paths over the contours into DIR/trace.png and .svg")
+
+    weights = command("weights", _weights_command, "the leaky-average weights (1-g) g^t for g in 0.95, 0.9, 0.8, 0.7")
+    weights.add_argument("--out", help="also plot them into DIR/weights.png and .svg")
+
+    airfoil = command("airfoil", _airfoil_command, "the chapter's airfoil training, from scratch and/or native")
+    _backend_argument(airfoil)
+    airfoil.add_argument("--impl", choices=("scratch", "native", "both"), default="both")
+    _data_arguments(airfoil)
+    airfoil.add_argument("--out", help="also plot the loss curves into DIR/airfoil.png and .svg")
+
+    chapter = command("chapter", _chapter_command, "the whole chapter and its exercises as one report")
+    _backend_argument(chapter)
+    chapter.add_argument("--out", required=True, help="folder for index.html, index.md, the figures and results.json")
+    _data_arguments(chapter)
+    chapter.add_argument("--fashion-dir", help="folder with the four Fashion-MNIST IDX .gz files")
+    chapter.add_argument("--fashion-limit", type=_positive_int, help="train on the first N Fashion-MNIST images")
+    chapter.add_argument("--fashion-epochs", type=_positive_int, default=5, help="epochs per Fashion-MNIST run (5)")
 
     parity = command("parity", _parity_command, "every backend against NumPy on one random problem")
     _backend_argument(parity)
@@ -71,6 +94,13 @@ def _backend_argument(parser: argparse.ArgumentParser) -> None:
         "--backend",
         default=os.environ.get("POLYPROP_BACKEND") or "all",
         help=f"one of {', '.join(BACKENDS)}, or 'all' (default: $POLYPROP_BACKEND, else all)",
+    )
+
+
+def _data_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--data-dir",
+        help="folder holding airfoil_self_noise.dat (default: $POLYPROP_DATA_DIR, else download to the user cache)",
     )
 
 
@@ -126,6 +156,11 @@ def _trace_command(args: argparse.Namespace) -> int:
 
     names, skipped = _selected(args.backend)
     results = {name: trace_2d(name) for name in names}
+    figures = []
+    if args.out:
+        from .chapter.plots import plot_trace
+
+        figures = [str(p) for p in plot_trace(results, os.path.join(args.out, "trace.png"))]
     if args.json:
         payload = {
             "function": "0.1*x1**2 + 2*x2**2",
@@ -140,6 +175,7 @@ def _trace_command(args: argparse.Namespace) -> int:
                 for name, trace in results.items()
             },
             "skipped": skipped,
+            "figures": figures,
         }
         print(json.dumps(payload, indent=2))
         return 0
@@ -147,6 +183,106 @@ def _trace_command(args: argparse.Namespace) -> int:
         print(f"{name:<11} {trace.chapter_line()}")
     for name, reason in skipped.items():
         print(f"{name:<11} skipped: {reason}")
+    _print_figures(figures)
+    return 0
+
+
+def _print_figures(paths: Sequence[str]) -> None:
+    for path in paths:
+        print(f"wrote {path}")
+
+
+def _weights_command(args: argparse.Namespace) -> int:
+    from .chapter.plots import plot_weights, weights_summary
+
+    rows = weights_summary()
+    figures = [str(p) for p in plot_weights(args.out)] if args.out else []
+    if args.json:
+        print(json.dumps({"weights": rows, "figures": figures}, indent=2))
+        return 0
+    for row in rows:
+        print(
+            f"gamma = {row['gamma']:<5} sum of the last {row['steps']} weights: "
+            f"{row['sum']:.6f}  effective horizon 1/(1-gamma): {row['horizon']:g} steps"
+        )
+    _print_figures(figures)
+    return 0
+
+
+def _progress_bar(description: str, total: int) -> Any:
+    from tqdm import tqdm
+
+    return tqdm(total=total, desc=description, unit="step", leave=False, disable=None)
+
+
+def _airfoil_command(args: argparse.Namespace) -> int:
+    from .chapter.airfoil import train_native, train_scratch
+    from .chapter.data import load_airfoil
+
+    names, skipped = _selected(args.backend)
+    features, labels = load_airfoil(args.data_dir)
+    runs = []
+    impls = ("scratch", "native") if args.impl == "both" else (args.impl,)
+    total = (2 * len(labels) // 10) * len(names) * len(impls)
+    with _progress_bar("airfoil", total) as bar:
+        for name in names:
+            for impl in impls:
+                if impl == "native" and name == "numpy":
+                    continue
+                train = train_scratch if impl == "scratch" else train_native
+                runs.append(train(name, features, labels, progress=bar.update))
+    figures = []
+    if args.out:
+        from .chapter.plots import plot_airfoil
+
+        figures = [str(p) for p in plot_airfoil(runs, os.path.join(args.out, "airfoil.png"))]
+    if args.json:
+        print(json.dumps({"runs": [run._asdict() for run in runs], "skipped": skipped, "figures": figures}, indent=2))
+        return 0
+    by_backend: dict[str, dict[str, Any]] = {}
+    for run in runs:
+        by_backend.setdefault(run.backend, {})[run.impl] = run
+    print(f"{'backend':<11} " + "   ".join(f"{impl:<27}" for impl in impls))
+    for name in names:
+        cells = []
+        for impl in impls:
+            run = by_backend.get(name, {}).get(impl)
+            cells.append(
+                f"loss: {run.final_loss:.3f}, {run.seconds_per_epoch:.3f} sec/epoch" if run else "(no native optimizer)"
+            )
+        print(f"{name:<11} " + "   ".join(f"{cell:<27}" for cell in cells))
+    for name, reason in skipped.items():
+        print(f"{name:<11} skipped: {reason}")
+    _print_figures(figures)
+    return 0
+
+
+def _chapter_command(args: argparse.Namespace) -> int:
+    from .chapter.report import write_report
+    from .chapter.run import run_chapter
+
+    names, skipped = _selected(args.backend)
+    results = run_chapter(
+        names,
+        data_dir=args.data_dir,
+        fashion_dir=args.fashion_dir,
+        fashion_limit=args.fashion_limit,
+        fashion_epochs=args.fashion_epochs,
+        progress=_progress_bar,
+    )
+    results.notes.extend(f"{name} skipped: {reason}" for name, reason in skipped.items())
+    index = write_report(results, args.out)
+    if args.json:
+        print(json.dumps({"report": str(index), "backends": names, "skipped": skipped}, indent=2))
+        return 0
+    for name in names:
+        trace = results.traces[name]
+        runs = {run.impl: run for run in results.airfoil if run.backend == name}
+        native = f"{runs['native'].final_loss:.3f}" if "native" in runs else "-"
+        print(f"{name:<11} {trace.chapter_line()}   airfoil loss scratch {runs['scratch'].final_loss:.3f}, native {native}")
+    for note in results.notes:
+        print(f"note: {note}")
+    print(f"wrote {index}")
     return 0
 
 

@@ -1,7 +1,7 @@
 """Shared fixtures: one parameter per backend, skipped with its reason when not installed.
 
-With POLYPROP_REQUIRE_ALL_BACKENDS=1 (set by .ci/run) a missing backend fails
-the run instead of being skipped.
+With POLYPROP_REQUIRE_ALL=1 (set by .ci/run) a missing backend or data set
+fails the run instead of being skipped.
 """
 
 from __future__ import annotations
@@ -17,7 +17,7 @@ import pytest  # noqa: E402
 
 from polyprop.backends import BACKENDS, FRAMEWORKS, framework_version  # noqa: E402
 
-REQUIRE_ALL = os.environ.get("POLYPROP_REQUIRE_ALL_BACKENDS") == "1"
+REQUIRE_ALL = os.environ.get("POLYPROP_REQUIRE_ALL") == "1"
 
 # torch before TensorFlow: importing them the other way round can crash (ENVIRONMENT.md).
 if importlib.util.find_spec("torch") is not None:
@@ -31,9 +31,22 @@ def require_backend(name: str):
     if framework_version(name) is None:
         reason = f"{FRAMEWORKS[name].module} is not installed (pip install 'polyprop[{FRAMEWORKS[name].extra}]')"
         if REQUIRE_ALL:
-            pytest.fail(f"backend {name} is required (POLYPROP_REQUIRE_ALL_BACKENDS=1): {reason}")
+            pytest.fail(f"backend {name} is required (POLYPROP_REQUIRE_ALL=1): {reason}")
         pytest.skip(reason)
     return load(name)
+
+
+def require_path(path, what: str):
+    """``path`` if it exists; else skip (or fail under POLYPROP_REQUIRE_ALL=1) naming ``what``."""
+    import pathlib
+
+    path = pathlib.Path(path)
+    if not path.exists():
+        reason = f"{what} not found at {path}"
+        if REQUIRE_ALL:
+            pytest.fail(f"{reason} (required: POLYPROP_REQUIRE_ALL=1)")
+        pytest.skip(reason)
+    return path
 
 
 @pytest.fixture(params=BACKENDS)

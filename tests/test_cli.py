@@ -75,3 +75,55 @@ def test_console_script_and_module_entry_point_agree():
         [sys.executable, "-m", "polyprop", "trace", "--backend", "numpy"], capture_output=True, text=True, check=True
     )
     assert by_script.stdout == by_module.stdout == f"numpy       {CHAPTER_LINE}\n"
+
+
+SHARED_DATA = os.path.join(os.path.dirname(__file__), "..", "..", "shared", "data")
+
+
+def test_weights_prints_sums_and_horizons_and_plots(tmp_path, capsys):
+    assert main(["weights", "--out", str(tmp_path), "--json"]) == 0
+    payload = json.loads(capsys.readouterr().out)
+    rows = {row["gamma"]: row for row in payload["weights"]}
+    assert set(rows) == {0.95, 0.9, 0.8, 0.7}
+    assert rows[0.9]["sum"] == pytest.approx(1 - 0.9**40, rel=1e-12)
+    assert rows[0.95]["horizon"] == pytest.approx(20.0)
+    assert {os.path.basename(p) for p in payload["figures"]} == {"weights.png", "weights.svg"}
+
+
+def test_trace_out_draws_the_picture(tmp_path, capsys):
+    assert main(["trace", "--backend", "numpy", "--out", str(tmp_path)]) == 0
+    assert (tmp_path / "trace.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+
+
+def test_airfoil_prints_the_chapter_line_per_backend(capsys):
+    from conftest import require_path
+
+    data = require_path(SHARED_DATA, "the airfoil data (../shared/data)")
+    assert main(["airfoil", "--backend", "numpy", "--impl", "scratch", "--data-dir", str(data)]) == 0
+    out = capsys.readouterr().out
+    line = next(line for line in out.splitlines() if line.startswith("numpy"))
+    loss = float(line.split("loss:")[1].split(",")[0])
+    assert 0.22 < loss < 0.27 and "sec/epoch" in line
+
+
+def test_airfoil_without_data_exits_2_and_says_where_to_put_the_file(tmp_path, capsys):
+    assert main(["airfoil", "--backend", "numpy", "--data-dir", str(tmp_path)]) == 2
+    err = capsys.readouterr().err
+    assert str(tmp_path) in err and "airfoil_self_noise.dat" in err
+
+
+def test_chapter_writes_the_report(tmp_path, capsys):
+    from conftest import require_path
+
+    data = require_path(SHARED_DATA, "the airfoil data (../shared/data)")
+    code = main([
+        "chapter", "--backend", "numpy", "--out", str(tmp_path / "report"), "--data-dir", str(data),
+        "--fashion-limit", "600", "--fashion-epochs", "1",
+    ])
+    out = capsys.readouterr().out
+    assert code == 0, out
+    assert f"numpy       {CHAPTER_LINE}" in out
+    index = tmp_path / "report" / "index.html"
+    assert index.exists() and (tmp_path / "report" / "index.md").exists()
+    results = json.loads((tmp_path / "report" / "results.json").read_text())
+    assert results

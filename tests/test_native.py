@@ -1,9 +1,9 @@
-"""The config's convention fields reproduce each framework's real RMSProp (float64, 100 steps).
+"""Each preset reproduces its framework's real RMSProp (float64, 100 steps).
 
-This checks the README's table of names against the native optimizers themselves:
-torch.optim.RMSprop, keras.optimizers.RMSprop (TensorFlow backend), optax.rmsprop
-and MXNet's rmsprop_update / rmspropalex_update kernels.  polyprop runs on the same
-framework's tensors, from the same start, with the same gradients.
+The natives: torch.optim.RMSprop, keras.optimizers.RMSprop (TensorFlow backend),
+tf.compat.v1.train.RMSPropOptimizer, optax.rmsprop and MXNet's rmsprop_update /
+rmspropalex_update kernels.  polyprop runs the preset from the same start with
+the same gradients twice: on the framework's own tensors and on NumPy.
 """
 
 from __future__ import annotations
@@ -31,7 +31,13 @@ def problem(seed=0):
 
 
 def polyprop_run(ops, config, params, grads):
-    """polyprop on ``ops``' tensors; the whole trajectory of parameters as NumPy."""
+    """polyprop on ``ops``' tensors, checked against the same preset on NumPy; the trajectory."""
+    ours = _run(ops, config, params, grads)
+    assert_same_trajectory(_run(polyprop.get_ops("numpy"), config, params, grads), ours)
+    return ours
+
+
+def _run(ops, config, params, grads):
     xs = [ops.from_numpy(p) for p in params]
     state = polyprop.init(xs, config)
     out = []
@@ -69,17 +75,7 @@ def test_torch_rmsprop(kwargs):
 
     kwargs = dict(kwargs)
     schedule = decaying_lr if kwargs.pop("schedule", False) else None
-    config = RMSPropConfig(
-        learning_rate=schedule or kwargs["lr"],
-        decay=kwargs["alpha"],
-        eps=kwargs["eps"],
-        eps_in_sqrt=False,
-        momentum=kwargs.get("momentum", 0.0),
-        lr_inside_momentum=False,
-        centered=kwargs.get("centered", False),
-        weight_decay=kwargs.get("weight_decay", 0.0),
-        maximize=kwargs.get("maximize", False),
-    )
+    config = polyprop.presets.torch(**{**kwargs, "lr": schedule or kwargs["lr"]})
     params, grads = problem(1)
     xs = [torch.tensor(p, requires_grad=True) for p in params]
     opt = torch.optim.RMSprop(xs, **kwargs)
@@ -107,15 +103,8 @@ def test_keras_rmsprop_on_tensorflow(kwargs):
     import keras
     import tensorflow as tf
 
-    # Keras keeps the learning rate in a float32 variable even for float64 weights.
-    lr32 = float(np.float32(kwargs["learning_rate"]))
-    config = RMSPropConfig(
-        learning_rate=lr32,
-        decay=kwargs["rho"],
-        eps=kwargs["epsilon"],
-        momentum=kwargs.get("momentum", 0.0),
-        centered=kwargs.get("centered", False),
-    )
+    # The preset rounds the learning rate to float32, as Keras's float32 variable does.
+    config = polyprop.presets.keras(**kwargs)
     params, grads = problem(2)
     xs = [tf.Variable(p) for p in params]
     opt = keras.optimizers.RMSprop(**kwargs)
@@ -143,7 +132,7 @@ def test_optax_rmsprop(kwargs):
 
     kwargs = dict(kwargs)
     learning_rate = decaying_lr if kwargs.pop("schedule", False) else 0.01
-    config = RMSPropConfig(learning_rate=learning_rate, **{**kwargs, "momentum": kwargs.get("momentum") or 0.0})
+    config = polyprop.presets.optax(learning_rate, **kwargs)
     params, grads = problem(3)
     xs = [jnp.asarray(p) for p in params]
     opt = optax.rmsprop(learning_rate, **kwargs)
@@ -156,17 +145,12 @@ def test_optax_rmsprop(kwargs):
     assert_same_trajectory(native, polyprop_run(ops, config, params, grads))
 
 
-def f32(value):
-    """MXNet's kernels take every hyperparameter as a C++ float."""
-    return float(np.float32(value))
-
-
 @pytest.mark.parametrize("wd", [0.0, 0.05])
 def test_mxnet_rmsprop_update(wd):
     ops = require_backend("mxnet")
     mx = ops.mx
     lr, gamma1, eps = 0.01, 0.9, 1e-8
-    config = RMSPropConfig(learning_rate=f32(lr), decay=f32(gamma1), eps=f32(eps), weight_decay=f32(wd))
+    config = polyprop.presets.mxnet(learning_rate=lr, gamma1=gamma1, epsilon=eps, wd=wd)
     params, grads = problem(4)
     params = [p for p in params if p.ndim]  # MXNet's fused kernels take no 0-d weights
     grads = [[g for g in gs if g.ndim] for gs in grads]
@@ -184,9 +168,7 @@ def test_mxnet_centered_rmspropalex_update_is_centered_with_lr_inside_momentum()
     ops = require_backend("mxnet")
     mx = ops.mx
     lr, gamma1, gamma2, eps = 0.01, 0.95, 0.9, 1e-8
-    config = RMSPropConfig(
-        learning_rate=f32(lr), decay=f32(gamma1), eps=f32(eps), centered=True, momentum=f32(gamma2)
-    )
+    config = polyprop.presets.mxnet(learning_rate=lr, gamma1=gamma1, gamma2=gamma2, epsilon=eps, centered=True)
     params, grads = problem(5)
     params = [p for p in params if p.ndim]
     grads = [[g for g in gs if g.ndim] for gs in grads]
@@ -201,3 +183,25 @@ def test_mxnet_centered_rmspropalex_update_is_centered_with_lr_inside_momentum()
             )
         native.append([w.asnumpy() for w in ws])
     assert_same_trajectory(native, polyprop_run(ops, config, params, grads))
+
+
+@pytest.mark.parametrize("kwargs", [dict(), dict(momentum=0.5, centered=True)], ids=["plain", "centered-momentum"])
+def test_tf1_rmsprop_optimizer(kwargs):
+    ops = require_backend("tensorflow")
+    import tensorflow as tf
+
+    config = polyprop.presets.tf1(0.01, **kwargs)
+    params, grads = problem(6)
+    xs = [tf.Variable(p) for p in params]
+    opt = tf.compat.v1.train.RMSPropOptimizer(0.01, **kwargs)
+    native = []
+    for gs in grads:
+        opt.apply_gradients([(tf.constant(g), x) for g, x in zip(gs, xs)])
+        native.append([x.numpy().copy() for x in xs])
+    assert_same_trajectory(native, polyprop_run(ops, config, params, grads))
+
+
+def test_d2l_preset_is_the_chapter_formula():
+    from polyprop.chapter.trace import CHAPTER_CONFIG
+
+    assert polyprop.presets.d2l(0.4, 0.9) == CHAPTER_CONFIG
