@@ -14,6 +14,7 @@ from __future__ import annotations
 
 from . import presets
 from .backends import BACKENDS, available_backends
+from .checkpoint import CheckpointError, load, save
 from .config import RMSPropConfig
 from .ops import OPS_NAMES, Ops
 from .rmsprop import RMSPropState, init, step
@@ -23,6 +24,7 @@ __version__ = "0.1.0"
 
 __all__ = [
     "BACKENDS",
+    "CheckpointError",
     "OPS_NAMES",
     "Ops",
     "RMSPropConfig",
@@ -32,7 +34,9 @@ __all__ = [
     "get_ops",
     "infer_backend",
     "init",
+    "load",
     "presets",
+    "save",
     "step",
     "use_backend",
 ]

@@ -1,0 +1,164 @@
+"""Portable checkpoints: round trips, resuming on another backend, atomic writes, clear errors."""
+
+from __future__ import annotations
+
+import itertools
+import json
+import os
+import zipfile
+
+import numpy as np
+import pytest
+
+import polyprop
+from polyprop import CheckpointError, RMSPropConfig
+from polyprop.parity import TOLERANCES, compare
+from conftest import require_backend
+
+CONFIG = RMSPropConfig(
+    learning_rate=0.01, decay=0.95, eps=1e-6, centered=True, momentum=0.7, nesterov=True,
+    weight_decay=0.01, bias_correction=True,
+)
+SHAPES = [(), (3,), (2, 4)]
+
+
+def problem(steps=100, seed=0):
+    rng = np.random.default_rng(seed)
+    params = [rng.standard_normal(s) for s in SHAPES]
+    grads = [[rng.standard_normal(s) for s in SHAPES] for _ in range(steps)]
+    return params, grads
+
+
+def run(ops, params, state, grads, config=CONFIG):
+    for gs in grads:
+        params, state = polyprop.step(params, [ops.from_numpy(g) for g in gs], state, config, ops)
+    return params, state
+
+
+def snapshot(ops, params, state):
+    snap = {"params": [ops.to_numpy(x) for x in params]}
+    for name in ("nu", "mu", "momentum"):
+        if getattr(state, name) is not None:
+            snap[name] = [ops.to_numpy(x) for x in getattr(state, name)]
+    return snap
+
+
+@pytest.mark.parametrize("first,second", list(itertools.product(polyprop.BACKENDS, repeat=2)))
+def test_resume_on_another_backend_continues_the_same_trajectory(first, second, tmp_path):
+    ops_a, ops_b = require_backend(first), require_backend(second)
+    params0, grads = problem()
+    params = [ops_a.from_numpy(p) for p in params0]
+    state = polyprop.init(params, CONFIG)
+    full = run(ops_a, params, state, grads)
+    half = run(ops_a, params, state, grads[:50])
+    polyprop.save(tmp_path / "ckpt.npz", *half, CONFIG)
+    loaded_params, loaded_state, loaded_config = polyprop.load(tmp_path / "ckpt.npz", backend=second)
+    assert loaded_config == CONFIG and loaded_state.count == 50
+    assert polyprop.infer_backend(loaded_params, loaded_state) == second
+    resumed = run(ops_b, loaded_params, loaded_state, grads[50:])
+    diff = compare([snapshot(ops_b, *resumed)], [snapshot(ops_a, *full)])
+    assert diff.max_rel <= TOLERANCES["float64"], diff
+
+
+@pytest.mark.parametrize("params", [
+    [np.ones(2), np.zeros((2, 3), np.float32)],
+    (np.ones(2),),
+    {"w": np.ones((2, 2)), "b": np.zeros(1)},
+])
+def test_round_trip_keeps_container_keys_dtypes_and_count(params, tmp_path):
+    config = RMSPropConfig(momentum=0.5)
+    state = polyprop.init(params, config)
+    grads = type(params)({k: np.ones_like(v) for k, v in params.items()}) if isinstance(params, dict) else type(params)(np.ones_like(v) for v in params)
+    params, state = polyprop.step(params, grads, state, config)
+    polyprop.save(tmp_path / "c.npz", params, state, config)
+    p2, s2, c2 = polyprop.load(tmp_path / "c.npz")
+    assert type(p2) is type(params) and c2 == config and s2.count == 1 and s2.mu is None
+    for a, b in zip(polyprop.rmsprop._flatten(params, "p")[1], polyprop.rmsprop._flatten(p2, "p")[1]):
+        assert a.dtype == b.dtype and np.array_equal(a, b)
+    assert np.array_equal(polyprop.rmsprop._flatten(state.momentum, "m")[1][0], polyprop.rmsprop._flatten(s2.momentum, "m")[1][0])
+
+
+def _saved(tmp_path, config=CONFIG):
+    params = [np.ones(3), np.ones((2, 2))]
+    state = polyprop.init(params, config)
+    path = tmp_path / "good.npz"
+    polyprop.save(path, params, state, config)
+    return path, params, state
+
+
+def test_truncated_file_is_refused(tmp_path):
+    path, _, _ = _saved(tmp_path)
+    data = path.read_bytes()
+    (tmp_path / "cut.npz").write_bytes(data[: len(data) // 2])
+    with pytest.raises(CheckpointError, match="truncated or corrupted"):
+        polyprop.load(tmp_path / "cut.npz")
+    (tmp_path / "junk.npz").write_bytes(b"not a zip at all")
+    with pytest.raises(CheckpointError, match="not a readable polyprop checkpoint"):
+        polyprop.load(tmp_path / "junk.npz")
+
+
+def _rewrite(path, change):
+    with np.load(path) as archive:
+        arrays = {name: archive[name] for name in archive.files}
+    change(arrays)
+    np.savez(path, **arrays)
+
+
+def test_unknown_version_and_foreign_files_are_refused(tmp_path):
+    path, _, _ = _saved(tmp_path)
+
+    def bump(arrays):
+        meta = json.loads(str(arrays["metadata"]))
+        meta["version"] = 99
+        arrays["metadata"] = np.array(json.dumps(meta))
+
+    _rewrite(path, bump)
+    with pytest.raises(CheckpointError, match="format version 99; this polyprop reads version 1"):
+        polyprop.load(path)
+    np.savez(tmp_path / "plain.npz", a=np.ones(2))
+    with pytest.raises(CheckpointError, match="no metadata"):
+        polyprop.load(tmp_path / "plain.npz")
+
+
+def test_state_that_does_not_fit_the_parameters_is_refused(tmp_path):
+    path, params, state = _saved(tmp_path)
+    _rewrite(path, lambda arrays: arrays.__setitem__("nu/1", np.ones((3, 3))))
+    with pytest.raises(CheckpointError, match=r"nu\[1\] is float64\(3, 3\), its parameter float64\(2, 2\)"):
+        polyprop.load(path)
+    with pytest.raises(CheckpointError, match="has shape"):
+        polyprop.save(tmp_path / "bad.npz", params, state._replace(nu=[np.ones(3), np.ones(5)]), CONFIG)
+    assert not (tmp_path / "bad.npz").exists()
+    with pytest.raises(CheckpointError, match="the config needs"):
+        polyprop.load(tmp_path / "good.npz", config=RMSPropConfig())
+
+
+def test_a_failed_save_leaves_the_good_file_and_no_temporary(tmp_path, monkeypatch):
+    path, params, state = _saved(tmp_path)
+    before = path.read_bytes()
+
+    def broken_replace(src, dst):
+        raise OSError("disk full")
+
+    monkeypatch.setattr(os, "replace", broken_replace)
+    with pytest.raises(OSError, match="disk full"):
+        polyprop.save(path, params, state, CONFIG)
+    assert path.read_bytes() == before
+    assert sorted(os.listdir(tmp_path)) == ["good.npz"]
+
+
+def test_schedules_need_the_config_again(tmp_path):
+    def warmup(count):
+        return 0.01 * min(1.0, (count + 1) / 10)
+
+    config = RMSPropConfig(learning_rate=warmup)
+    path, _, _ = _saved(tmp_path, config)
+    with pytest.raises(CheckpointError, match=r"schedules for \['learning_rate'\] \(.*warmup\); pass config="):
+        polyprop.load(path)
+    assert polyprop.load(path, config=config)[2] is config
+
+
+def test_the_file_is_a_plain_npz_with_json_metadata(tmp_path):
+    path, _, _ = _saved(tmp_path)
+    with zipfile.ZipFile(path) as archive:
+        names = sorted(archive.namelist())
+    assert "metadata.npy" in names and "params/0.npy" in names and "mu/1.npy" in names
