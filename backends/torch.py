@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import numpy as np
 
 from . import missing_framework
@@ -71,3 +73,115 @@ def to_numpy(x: torch.Tensor) -> np.ndarray:
 
 def from_numpy(array: np.ndarray) -> torch.Tensor:
     return torch.from_numpy(np.array(array, copy=True))
+
+
+# --------------------------------------------------------------------------------------
+# Drop-in for torch.optim.RMSprop, driven by the neutral definition (polyprop.rmsprop).
+
+
+class RMSprop(torch.optim.Optimizer):
+    """``torch.optim.RMSprop`` with the same signature, defaults, state names and semantics.
+
+    Each step runs :func:`polyprop.step` with :func:`polyprop.presets.torch` on every
+    parameter group and writes the results back in place, so parameter groups,
+    closures, ``state_dict``/``load_state_dict`` (interchangeable with the native
+    optimizer's) and ``torch.optim.lr_scheduler`` work as with the original.
+    ``foreach`` and ``capturable`` are accepted for compatibility and change nothing
+    here; ``differentiable=True`` is not supported.
+    """
+
+    def __init__(
+        self,
+        params: Any,
+        lr: float = 1e-2,
+        alpha: float = 0.99,
+        eps: float = 1e-8,
+        weight_decay: float = 0.0,
+        momentum: float = 0.0,
+        centered: bool = False,
+        capturable: bool = False,
+        foreach: bool | None = None,
+        maximize: bool = False,
+        differentiable: bool = False,
+    ) -> None:
+        if differentiable:
+            raise ValueError("differentiable=True is not supported by polyprop's RMSprop")
+        _torch_config(lr, alpha, eps, weight_decay, momentum, centered, maximize)  # validate now
+        defaults = dict(
+            lr=lr, alpha=alpha, eps=eps, weight_decay=weight_decay, momentum=momentum,
+            centered=centered, capturable=capturable, foreach=foreach, maximize=maximize,
+            differentiable=differentiable,
+        )
+        super().__init__(params, defaults)
+
+    @torch.no_grad()
+    def step(self, closure: Any = None) -> Any:
+        """One step for every parameter that has a gradient; returns ``closure()``'s loss."""
+        from ..rmsprop import RMSPropState, step
+
+        loss = None
+        if closure is not None:
+            with torch.enable_grad():
+                loss = closure()
+        for group in self.param_groups:
+            config = _torch_config(
+                group["lr"], group["alpha"], group["eps"], group["weight_decay"],
+                group["momentum"], group["centered"], group["maximize"],
+            )
+            params = [p for p in group["params"] if p.grad is not None]
+            if not params:
+                continue
+            if any(p.grad.is_sparse for p in params):
+                raise RuntimeError("RMSprop does not support sparse gradients")
+            states = [self._state_of(p, config) for p in params]
+            state = RMSPropState(
+                count=0,  # the torch preset uses no step count (no bias correction)
+                nu=[s["square_avg"] for s in states],
+                mu=[s["grad_avg"] for s in states] if config.centered else None,
+                momentum=[s["momentum_buffer"] for s in states] if config.momentum > 0 else None,
+            )
+            new_params, new_state = step(
+                [p.detach() for p in params], [p.grad for p in params], state, config, _this_module()
+            )
+            for i, (p, s) in enumerate(zip(params, states)):
+                p.copy_(new_params[i])
+                s["step"] += 1
+                s["square_avg"].copy_(new_state.nu[i])
+                if new_state.mu is not None:
+                    s["grad_avg"].copy_(new_state.mu[i])
+                if new_state.momentum is not None:
+                    s["momentum_buffer"].copy_(new_state.momentum[i])
+        return loss
+
+    def _state_of(self, p: torch.Tensor, config: Any) -> dict[str, Any]:
+        """The parameter's state, created as torch does on its first step."""
+        state = self.state[p]
+        if not state:
+            state["step"] = torch.tensor(0.0, dtype=torch.float32)
+            state["square_avg"] = torch.zeros_like(p, memory_format=torch.preserve_format)
+            if config.momentum > 0:
+                state["momentum_buffer"] = torch.zeros_like(p, memory_format=torch.preserve_format)
+            if config.centered:
+                state["grad_avg"] = torch.zeros_like(p, memory_format=torch.preserve_format)
+        # A group's momentum or centered may be switched on after the first step.
+        if config.momentum > 0 and "momentum_buffer" not in state:
+            state["momentum_buffer"] = torch.zeros_like(p, memory_format=torch.preserve_format)
+        if config.centered and "grad_avg" not in state:
+            state["grad_avg"] = torch.zeros_like(p, memory_format=torch.preserve_format)
+        return state
+
+
+def _torch_config(
+    lr: Any, alpha: float, eps: float, weight_decay: float, momentum: float, centered: bool, maximize: bool
+) -> Any:
+    from ..presets import torch as torch_preset
+
+    if isinstance(lr, torch.Tensor):
+        lr = float(lr)
+    return torch_preset(lr, alpha, eps, weight_decay, momentum, centered, maximize)
+
+
+def _this_module() -> Any:
+    import sys
+
+    return sys.modules[__name__]
