@@ -8,6 +8,7 @@ compute in float32, so asking for float64 raises instead.
 from __future__ import annotations
 
 import functools
+from typing import Any
 
 import numpy as np
 
@@ -34,16 +35,21 @@ def full_like(x: jax.Array, value: float) -> jax.Array:
     return jnp.full_like(x, value)
 
 
-def scalar(value: float, like: jax.Array) -> jax.Array:
+def scalar(value: float, like: jax.Array) -> Any:
     if isinstance(value, float):
-        return _constant(value, like.dtype)
+        return _constant(value, np.dtype(like.dtype))
     return jnp.asarray(value, dtype=_checked_dtype(like.dtype))  # a traced value under jit
 
 
 @functools.lru_cache(maxsize=1024)
-def _constant(value: float, dtype: np.dtype) -> jax.Array:
-    """Hyperparameter constants are immutable, so each (value, dtype) is built once."""
-    return jnp.asarray(value, dtype=_checked_dtype(dtype))
+def _constant(value: float, dtype: np.dtype) -> np.ndarray:
+    """A read-only NumPy 0-d array: JAX takes it as a typed constant, eagerly and under jit.
+
+    (A jnp array made while tracing would be a tracer, which must never be cached.)
+    """
+    constant = np.asarray(value, dtype=_checked_dtype(dtype))
+    constant.setflags(write=False)
+    return constant
 
 
 def add(a: jax.Array, b: jax.Array) -> jax.Array:
@@ -91,3 +97,83 @@ def _checked_dtype(dtype: np.dtype) -> np.dtype:
             "jax.config.update('jax_enable_x64', True)"
         )
     return dtype
+
+
+# --------------------------------------------------------------------------------------
+# Drop-in for optax.rmsprop, driven by the neutral definition (polyprop.rmsprop).
+
+
+def rmsprop(
+    learning_rate: Any,
+    decay: float = 0.9,
+    eps: float = 1e-8,
+    initial_scale: float = 0.0,
+    eps_in_sqrt: bool = True,
+    centered: bool = False,
+    momentum: float | None = None,
+    nesterov: bool = False,
+    bias_correction: bool = False,
+) -> Any:
+    """``optax.rmsprop`` with the same signature and semantics, as an ``optax.GradientTransformation``.
+
+    ``init`` and ``update`` call :func:`polyprop.init` / :func:`polyprop.step` with
+    :func:`polyprop.presets.optax` on the flattened pytree; both are pure and run
+    under ``jax.jit``.  ``learning_rate`` may be an optax schedule (a callable of
+    the step count).  The state is a :class:`polyprop.RMSPropState` whose tensor
+    fields have the parameters' tree structure and whose count is an int32 array.
+    """
+    import optax
+
+    from ..presets import optax as optax_preset
+    from ..rmsprop import RMSPropState, init, step
+
+    config = optax_preset(
+        learning_rate, decay, eps, initial_scale, eps_in_sqrt, centered, momentum, nesterov, bias_correction
+    )
+    ops = _this_module()
+
+    def init_fn(params: Any) -> RMSPropState:
+        leaves, treedef = jax.tree_util.tree_flatten(params)
+        flat = init(list(leaves), config, ops)
+        return RMSPropState(
+            count=jnp.zeros([], jnp.int32),
+            nu=_unflatten(treedef, flat.nu),
+            mu=_unflatten(treedef, flat.mu),
+            momentum=_unflatten(treedef, flat.momentum),
+        )
+
+    def update_fn(updates: Any, state: RMSPropState, params: Any = None) -> tuple[Any, RMSPropState]:
+        del params  # optax.rmsprop does not use the parameters either
+        grads, treedef = jax.tree_util.tree_flatten(updates)
+        flat = RMSPropState(
+            count=state.count,
+            nu=_flatten(state.nu),
+            mu=_flatten(state.mu),
+            momentum=_flatten(state.momentum),
+        )
+        # Stepping from x = 0 gives x_new = 0 - delta = -delta exactly: the update.
+        origin = [jnp.zeros_like(g) for g in grads]
+        new_updates, new_flat = step(origin, list(grads), flat, config, ops)
+        new_state = RMSPropState(
+            count=optax.safe_increment(state.count),
+            nu=_unflatten(treedef, new_flat.nu),
+            mu=_unflatten(treedef, new_flat.mu),
+            momentum=_unflatten(treedef, new_flat.momentum),
+        )
+        return _unflatten(treedef, new_updates), new_state
+
+    return optax.GradientTransformation(init_fn, update_fn)
+
+
+def _flatten(tree: Any) -> Any:
+    return None if tree is None else list(jax.tree_util.tree_leaves(tree))
+
+
+def _unflatten(treedef: Any, leaves: Any) -> Any:
+    return None if leaves is None else jax.tree_util.tree_unflatten(treedef, list(leaves))
+
+
+def _this_module() -> Any:
+    import sys
+
+    return sys.modules[__name__]

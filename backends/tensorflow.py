@@ -29,12 +29,19 @@ def full_like(x: tf.Tensor, value: float) -> tf.Tensor:
 
 
 def scalar(value: float, like: tf.Tensor) -> tf.Tensor:
-    return _constant(float(value), like.dtype)
+    if isinstance(value, float) and tf.executing_eagerly():
+        return _eager_constant(value, like.dtype)
+    if isinstance(value, tf.Tensor):
+        return tf.cast(value, like.dtype)  # e.g. a learning-rate variable read in a tf.function
+    return tf.constant(np.asarray(value, dtype=like.dtype.as_numpy_dtype))
 
 
 @functools.lru_cache(maxsize=1024)
-def _constant(value: float, dtype: tf.DType) -> tf.Tensor:
-    """Hyperparameter constants are immutable, so each (value, dtype) is built once."""
+def _eager_constant(value: float, dtype: tf.DType) -> tf.Tensor:
+    """Eager constants are immutable, so each (value, dtype) is built once.
+
+    (Inside a tf.function a constant belongs to that graph and must not be cached.)
+    """
     return tf.constant(np.asarray(value, dtype=dtype.as_numpy_dtype))
 
 

@@ -2,13 +2,13 @@
 
 Every combination of momentum, centered, weight decay and maximize, float32 and
 float64, 120 steps on random shapes, with and without a learning-rate scheduler;
-the torch preset on NumPy runs the same matrix.  Tolerances (relative to each
-tensor's largest magnitude): float64 1e-12.  float32 1e-5, and 1e-4 when
-centered: torch's kernels fuse multiply-adds (addcmul_, lerp_, addcdiv_,
-add_(alpha=)) and so round once where polyprop's plain ops round twice, an ulp
-(6e-8) per operation that accumulates over 120 steps (measured up to 4e-6);
-centered RMSProp computes v - m^2, a cancellation that magnifies those ulps by
-v / (v - m^2), which torch evaluates as one fused addcmul (measured up to 6.5e-5).
+the torch preset on NumPy runs the same matrix.  Tolerances: each tensor's
+largest difference over the run divided by its largest magnitude; float64 1e-12,
+float32 1e-6 (measured maxima are printed at the end: about 2e-14 and 6e-7).
+Centered float32 gets 2e-5 (measured 7.8e-6): torch's kernels fuse multiply-adds
+(addcmul_, lerp_, addcdiv_) and so round once where polyprop's plain ops round
+twice, and centered RMSProp computes v - m^2, a cancellation that magnifies those
+ulps by v / (v - m^2) -- an expression torch evaluates as one fused addcmul.
 """
 
 from __future__ import annotations
@@ -23,8 +23,8 @@ import polyprop
 from conftest import require_backend
 
 STEPS = 120
-TOL = {"float64": 1e-12, "float32": 1e-5}
-TOL_CENTERED_F32 = 1e-4
+TOL = {"float64": 1e-12, "float32": 1e-6}
+TOL_CENTERED_F32 = 2e-5
 
 
 def tolerance(dtype, centered):
@@ -48,6 +48,7 @@ def gradients(seed, shapes_, dtype):
 
 
 def rel_error(a, b):
+    """max|a - b| / max|b|: over a whole trajectory when given stacked steps."""
     return float(np.max(np.abs(a - b), initial=0.0)) / max(float(np.max(np.abs(b), initial=0.0)), 1e-300)
 
 
@@ -57,8 +58,7 @@ def run_pair(torch, make_native, make_ours, params0, grads, scheduler=None):
     our_params = [torch.nn.Parameter(torch.from_numpy(p.copy())) for p in params0]
     native, ours = make_native(native_params), make_ours(our_params)
     schedulers = [scheduler(native), scheduler(ours)] if scheduler else []
-    worst = 0.0
-    trajectory = []
+    trajectory, ours_trajectory = [], []
     for gs in grads:
         for ps, opt in ((native_params, native), (our_params, ours)):
             for p, g in zip(ps, gs):
@@ -67,8 +67,11 @@ def run_pair(torch, make_native, make_ours, params0, grads, scheduler=None):
         for s in schedulers:
             s.step()
         trajectory.append([p.detach().numpy().copy() for p in native_params])
-        for a, b in zip(our_params, native_params):
-            worst = max(worst, rel_error(a.detach().numpy(), b.detach().numpy()))
+        ours_trajectory.append([p.detach().numpy().copy() for p in our_params])
+    worst = max(
+        rel_error(np.stack([s[i] for s in ours_trajectory]), np.stack([s[i] for s in trajectory]))
+        for i in range(len(params0))
+    )
     for p_state, n_state in zip(ours.state.values(), native.state.values()):
         for key in n_state:
             if key != "step":
@@ -98,10 +101,13 @@ def test_matches_native_step_for_step(kwargs, dtype):
     # The preset on the NumPy backend follows the same native trajectory.
     config = polyprop.presets.torch(**hyper)
     xs, state = list(params0), polyprop.init(list(params0), config)
-    for t, gs in enumerate(grads):
+    preset_traj = []
+    for gs in grads:
         xs, state = polyprop.step(xs, gs, state, config)
-        for a, b in zip(xs, native_traj[t]):
-            assert rel_error(a, b) <= tolerance(dtype, kwargs["centered"]) * 5, t
+        preset_traj.append(xs)
+    for i in range(len(params0)):
+        got = np.stack([s[i] for s in preset_traj])
+        assert rel_error(got, np.stack([s[i] for s in native_traj])) <= tolerance(dtype, kwargs["centered"]), i
 
 
 @pytest.mark.parametrize("dtype", ["float64", "float32"])
@@ -151,7 +157,7 @@ def test_parameter_groups_closures_and_state_dict_interchange():
                 loss = torch.nn.functional.mse_loss(model(data), target)
                 loss.backward()
                 return loss
-            losses.append(float(opt.step(closure)))
+            losses.append(opt.step(closure).item())
         return losses
 
     native_model, groups = model_and_groups()
