@@ -139,3 +139,88 @@ def to_numpy(x: mx.nd.NDArray) -> np.ndarray:
 @_np_shape
 def from_numpy(array: np.ndarray) -> mx.nd.NDArray:
     return mx.nd.array(array, dtype=array.dtype)
+
+
+# --------------------------------------------------------------------------------------
+# Drop-in for mx.optimizer.RMSProp, driven by the neutral definition (polyprop.rmsprop).
+
+
+class RMSProp(mx.optimizer.Optimizer):
+    """``mx.optimizer.RMSProp`` (MXNet 1.9.1) with the same signature, state and semantics.
+
+    Registered as ``'polyprop_rmsprop'``: ``gluon.Trainer(params, 'polyprop_rmsprop',
+    {'learning_rate': 0.01, 'gamma1': 0.9})``.  As in MXNet's kernels, the gradient is
+    ``rescale_grad * grad + wd * weight`` (weight decay *before* clipping), clipped to
+    ``clip_gradient``, then the RMSProp step of :func:`polyprop.presets.mxnet` runs
+    (centered: momentum ``gamma2``), then the weight is clipped to ``clip_weights``.
+    The state is MXNet's: ``n`` or ``(n, g, delta)`` with ``delta = -momentum``, so
+    ``save_states``/``load_states`` files interchange with the native optimizer's.
+    Unlike the native class, float64 weights work (the state takes the weight's dtype);
+    float16 weights need ``multi_precision=True`` as with MXNet.
+    """
+
+    def __init__(
+        self,
+        learning_rate: float = 0.001,
+        gamma1: float = 0.9,
+        gamma2: float = 0.9,
+        epsilon: float = 1e-8,
+        centered: bool = False,
+        clip_weights: float | None = None,
+        **kwargs: Any,
+    ) -> None:
+        from ..presets import mxnet as mxnet_preset
+
+        super().__init__(learning_rate=learning_rate, **kwargs)
+        mxnet_preset(learning_rate, gamma1, gamma2, epsilon, centered)  # refuse bad values now
+        self.gamma1, self.gamma2, self.epsilon = gamma1, gamma2, epsilon
+        self.centered, self.clip_weights = centered, clip_weights
+
+    def create_state(self, index: int, weight: mx.nd.NDArray) -> Any:
+        def zeros() -> mx.nd.NDArray:
+            return mx.nd.zeros(weight.shape, weight.context, dtype=weight.dtype, stype=weight.stype)
+
+        return (zeros(), zeros(), zeros()) if self.centered else zeros()
+
+    def update(self, index: int, weight: mx.nd.NDArray, grad: mx.nd.NDArray, state: Any) -> None:
+        from ..presets import mxnet as mxnet_preset
+        from ..rmsprop import RMSPropState, step
+
+        self._update_count(index)
+        lr, wd = self._get_lr(index), self._get_wd(index)
+        config = mxnet_preset(lr, self.gamma1, self.gamma2, self.epsilon, self.centered)
+        module = _this_module()
+        # MXNet's kernels take every scalar as a C++ float: round to float32 first.
+        g = add(mul(scalar(_f32(self.rescale_grad), weight), grad), mul(scalar(_f32(wd), weight), weight))
+        if self.clip_gradient:
+            c = scalar(_f32(self.clip_gradient), weight)
+            g = mx.nd.clip(g, -c, c)
+        if self.centered:
+            n, g_avg, delta = state
+            flat = RMSPropState(0, [n], [g_avg], [mul(scalar(-1.0, weight), delta)])
+        else:
+            flat = RMSPropState(0, [state], None, None)
+        (new_weight,), new_state = step([weight], [g], flat, config, module)
+        if self.clip_weights:
+            c = scalar(_f32(self.clip_weights), weight)
+            new_weight = mx.nd.clip(new_weight, -c, c)
+        weight[:] = new_weight
+        if self.centered:
+            n[:] = new_state.nu[0]
+            g_avg[:] = new_state.mu[0]
+            delta[:] = mul(scalar(-1.0, weight), new_state.momentum[0])
+        else:
+            state[:] = new_state.nu[0]
+
+
+mx.optimizer.Optimizer.opt_registry["polyprop_rmsprop"] = RMSProp
+
+
+def _f32(value: float) -> float:
+    return float(np.float32(value))
+
+
+def _this_module() -> Any:
+    import sys
+
+    return sys.modules[__name__]

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import functools
+from typing import Any
 
 import numpy as np
 
@@ -79,3 +80,76 @@ def to_numpy(x: tf.Tensor) -> np.ndarray:
 
 def from_numpy(array: np.ndarray) -> tf.Tensor:
     return tf.constant(np.array(array, copy=True))
+
+
+# --------------------------------------------------------------------------------------
+# Drop-in for keras.optimizers.RMSprop (Keras 3), driven by the neutral definition.
+# Built on first access of ``polyprop.backends.tensorflow.RMSprop``.
+
+
+def __getattr__(name: str) -> Any:
+    if name == "RMSprop":
+        globals()["RMSprop"] = cls = _keras_rmsprop_class()
+        return cls
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
+
+def _keras_rmsprop_class() -> Any:
+    import keras
+
+    from ..config import check_learning_rate
+    from ..presets import keras as keras_preset
+    from ..rmsprop import RMSPropState, step
+    from ..selection import get_ops
+
+    class RMSprop(keras.optimizers.RMSprop):
+        """``keras.optimizers.RMSprop`` whose update step is :func:`polyprop.step`.
+
+        Same constructor, defaults, variables (``velocity``, ``momentum``,
+        ``average_gradient``) and ``get_config``, so it works in ``model.compile()``,
+        ``model.fit()`` and custom ``tf.GradientTape`` loops and its variables load
+        into the native optimizer and back.  Keras's base class still applies
+        loss scaling, gradient accumulation, clipping (``clipnorm``, ``clipvalue``,
+        ``global_clipnorm``), decoupled weight decay and EMA, exactly as for the native
+        optimizer; the RMSProp update itself is :func:`polyprop.presets.keras`.
+        """
+
+        def __init__(self, *args: Any, **kwargs: Any) -> None:
+            super().__init__(*args, **kwargs)
+            # Refuse bad hyperparameters now, with polyprop's messages (rho=1.5 -> "decay must be ...").
+            keras_preset(rho=self.rho, momentum=self.momentum, epsilon=self.epsilon, centered=self.centered)
+            if isinstance(kwargs.get("learning_rate", args[0] if args else None), (int, float)):
+                check_learning_rate(kwargs.get("learning_rate", args[0] if args else None))
+
+        def update_step(self, gradient: Any, variable: Any, learning_rate: Any) -> None:
+            ops = get_ops(keras.backend.backend())
+            lr = keras.ops.cast(learning_rate, variable.dtype)
+            gradient = keras.ops.cast(gradient, variable.dtype)
+            index = self._get_variable_index(variable)
+            config = keras_preset(
+                learning_rate=lambda count: lr,
+                rho=self.rho,
+                momentum=self.momentum,
+                epsilon=self.epsilon,
+                centered=self.centered,
+            )
+            velocity = self._velocities[index]
+            average = self._average_gradients[index] if self.centered else None
+            momentum = self._momentums[index] if self.momentum > 0 else None
+            read = keras.ops.convert_to_tensor
+            state = RMSPropState(
+                count=0,  # Keras's RMSprop uses no step count
+                nu=[read(velocity)],
+                mu=[read(average)] if average is not None else None,
+                momentum=[read(momentum)] if momentum is not None else None,
+            )
+            (new_value,), new_state = step([read(variable)], [gradient], state, config, ops)
+            self.assign(velocity, new_state.nu[0])
+            if average is not None:
+                self.assign(average, new_state.mu[0])
+            if momentum is not None:
+                self.assign(momentum, new_state.momentum[0])
+            self.assign(variable, new_value)
+
+    RMSprop.__module__ = __name__
+    return RMSprop
