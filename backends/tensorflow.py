@@ -153,3 +153,75 @@ def _keras_rmsprop_class() -> Any:
 
     RMSprop.__module__ = __name__
     return RMSprop
+
+
+def save_optimizer(path: Any, optimizer: Any, variables: Any) -> None:
+    """Write a Keras RMSprop (native or polyprop's) and its model ``variables`` as a polyprop checkpoint.
+
+    ``velocity``, ``average_gradient`` and ``momentum`` become ``nu``, ``mu`` and
+    ``momentum``; the hyperparameters become :func:`polyprop.presets.keras`.
+    """
+    from ..checkpoint import save
+    from ..rmsprop import RMSPropState
+
+    if not optimizer.built:
+        optimizer.build(variables)
+    config = _keras_config(optimizer)
+    index = [optimizer._get_variable_index(v) for v in variables]
+
+    def read(slots: Any) -> list[Any]:
+        return [tf.convert_to_tensor(slots[i]) for i in index]
+
+    state = RMSPropState(
+        count=int(optimizer.iterations.numpy()),
+        nu=read(optimizer._velocities),
+        mu=read(optimizer._average_gradients) if optimizer.centered else None,
+        momentum=read(optimizer._momentums) if optimizer.momentum > 0 else None,
+    )
+    save(path, [tf.convert_to_tensor(v) for v in variables], state, config, _this_module())
+
+
+def load_optimizer(path: Any, optimizer: Any, variables: Any) -> None:
+    """Load a polyprop checkpoint into Keras ``variables`` and the RMSprop ``optimizer``'s slots."""
+    from ..checkpoint import CheckpointError, load
+
+    if not optimizer.built:
+        optimizer.build(variables)
+    params, state, config = load(path, _this_module())
+    if config != _keras_config(optimizer):
+        raise CheckpointError(f"the checkpoint's config {config} is not this optimizer's {_keras_config(optimizer)}")
+    if len(params) != len(variables):
+        raise CheckpointError(f"the checkpoint has {len(params)} parameters, the model {len(variables)}")
+    for i, (variable, saved) in enumerate(zip(variables, params)):
+        if tuple(variable.shape) != tuple(saved.shape) or variable.dtype != saved.dtype.name:
+            raise CheckpointError(
+                f"variable {i} is {variable.dtype}{tuple(variable.shape)}, the checkpoint's {saved.dtype.name}{tuple(saved.shape)}"
+            )
+    optimizer.iterations.assign(state.count)
+    for i, (variable, saved) in enumerate(zip(variables, params)):
+        slot = optimizer._get_variable_index(variable)
+        variable.assign(saved)
+        optimizer._velocities[slot].assign(state.nu[i])
+        if state.mu is not None:
+            optimizer._average_gradients[slot].assign(state.mu[i])
+        if state.momentum is not None:
+            optimizer._momentums[slot].assign(state.momentum[i])
+
+
+def _keras_config(optimizer: Any) -> Any:
+    from ..presets import keras as keras_preset
+
+    return keras_preset(
+        learning_rate=float(optimizer.learning_rate.numpy()),
+        rho=optimizer.rho,
+        momentum=optimizer.momentum,
+        epsilon=optimizer.epsilon,
+        centered=optimizer.centered,
+        weight_decay=optimizer.weight_decay,
+    )
+
+
+def _this_module() -> Any:
+    import sys
+
+    return sys.modules[__name__]

@@ -23,9 +23,9 @@ def test_python_examples_run_as_written():
 
 def test_the_two_commands_exist_and_ci_runs_the_test_command():
     commands = re.findall(r"```sh\n(.*?)\n```", README, flags=re.S)[:2]
-    assert commands == ["make trace", "make test"]
+    assert commands == ["make chapter DATA_DIR=../shared/data", "make test"]
     makefile = (ROOT / "Makefile").read_text()
-    assert re.search(r"^trace: setup$", makefile, flags=re.M)
-    assert re.search(r"^test: setup$", makefile, flags=re.M)
+    assert re.search(r"^chapter: setup", makefile, flags=re.M)
+    assert re.search(r"^test: setup", makefile, flags=re.M)
     ci = (ROOT / ".ci" / "run").read_text()
     assert re.search(r"^make test$", ci, flags=re.M)
