@@ -68,11 +68,24 @@ def cast(x: torch.Tensor, dtype: str) -> torch.Tensor:
 
 
 def to_numpy(x: torch.Tensor) -> np.ndarray:
-    return np.array(x.detach().cpu().numpy(), copy=True)
+    x = x.detach().cpu()
+    if x.dtype == torch.bfloat16:  # NumPy knows bfloat16 only through ml_dtypes; the cast is exact
+        return x.float().numpy().astype(_numpy_bfloat16())
+    return np.array(x.numpy(), copy=True)
 
 
 def from_numpy(array: np.ndarray) -> torch.Tensor:
+    if array.dtype.name == "bfloat16":
+        return torch.from_numpy(array.astype(np.float32)).to(torch.bfloat16)
     return torch.from_numpy(np.array(array, copy=True))
+
+
+def _numpy_bfloat16() -> np.dtype:
+    try:
+        import ml_dtypes
+    except ImportError as error:  # pragma: no cover - ml_dtypes comes with JAX and TensorFlow
+        raise ImportError("bfloat16 tensors as NumPy arrays need ml_dtypes: pip install ml_dtypes") from error
+    return np.dtype(ml_dtypes.bfloat16)
 
 
 # --------------------------------------------------------------------------------------

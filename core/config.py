@@ -5,12 +5,15 @@ from __future__ import annotations
 import dataclasses
 import math
 import numbers
-from typing import Callable, Union
+from typing import Callable, Optional, Union
 
 Schedule = Callable[[int], float]
 """A hyperparameter as a function of the step count (0 for the first step)."""
 
 Hyper = Union[float, Schedule]
+
+NONFINITE = ("propagate", "skip", "raise")
+STATE_DTYPES = ("float16", "bfloat16", "float32", "float64")
 
 
 @dataclasses.dataclass(frozen=True)
@@ -58,6 +61,16 @@ class RMSPropConfig:
             variance is g^2 - g^2 = 0, so that step is lr * g / sqrt(eps) (as in Optax).
         allow_unit_decay: accept decay = 1, for experiments only (the accumulator
             then never moves from ``initial_scale``).
+        nonfinite: what a NaN or Inf in a gradient does: ``"propagate"`` (into the
+            parameters and state, as every native optimizer does), ``"skip"`` (the
+            step is dropped, parameters and state stay exactly as they were, and
+            ``state.skipped`` counts it) or ``"raise"`` (FloatingPointError naming the
+            first offending gradient).  ``"skip"`` and ``"raise"`` read the gradients'
+            values, so they need concrete tensors (not inside ``jax.jit``).
+        state_dtype: keep the accumulators and momentum in this dtype (e.g.
+            ``"float32"`` for float16/bfloat16 parameters) and compute the update in
+            it; None (the default) keeps them in the parameter's dtype, as the
+            native optimizers do.
     """
 
     learning_rate: Hyper = 0.01
@@ -74,6 +87,8 @@ class RMSPropConfig:
     maximize: bool = False
     bias_correction: bool = False
     allow_unit_decay: bool = False
+    nonfinite: str = "propagate"
+    state_dtype: Optional[str] = None
 
     def __post_init__(self) -> None:
         for name in (
@@ -96,6 +111,12 @@ class RMSPropConfig:
         _check_range("initial_scale", self.initial_scale, low=0.0)
         _check_range("momentum", self.momentum, low=0.0, high=1.0)
         _check_range("weight_decay", self.weight_decay, low=0.0)
+        if self.nonfinite not in NONFINITE:
+            raise ValueError(f"nonfinite must be one of {', '.join(map(repr, NONFINITE))}, got {self.nonfinite!r}")
+        if self.state_dtype is not None and self.state_dtype not in STATE_DTYPES:
+            raise ValueError(
+                f"state_dtype must be None or one of {', '.join(map(repr, STATE_DTYPES))}, got {self.state_dtype!r}"
+            )
         if self.nesterov and self.momentum == 0:
             raise ValueError("nesterov=True needs momentum in (0, 1), got momentum=0")
 

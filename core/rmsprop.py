@@ -14,6 +14,7 @@ from typing import Any, Callable, Mapping, NamedTuple, Optional, Sequence, Union
 from .config import RMSPropConfig, check_decay, check_learning_rate
 from .ops import Ops, Tensor
 from .selection import get_ops
+from .validation import check_like, check_param, dtype_name
 
 Params = Union[Sequence[Tensor], Mapping[Any, Tensor]]
 """A list, tuple or dict of tensors of one framework."""
@@ -27,18 +28,24 @@ class RMSPropState(NamedTuple):
         nu: the leaky average of squared gradients, started at ``initial_scale``.
         mu: the leaky average of gradients (``centered=True``), else None.
         momentum: the momentum buffer (``momentum > 0``), else None.
+        skipped: steps dropped for non-finite gradients (``nonfinite="skip"``).
     """
 
     count: int
     nu: Params
     mu: Optional[Params]
     momentum: Optional[Params]
+    skipped: int = 0
 
 
 def init(params: Params, config: RMSPropConfig, ops: Ops | str | None = None) -> RMSPropState:
     """The state before the first step: ``nu = initial_scale``, ``mu = m = 0``."""
     ops = get_ops(ops, params)
     keys, xs = _flatten(params, "params")
+    for key, x in zip(keys, xs):
+        check_param(f"params[{key!r}]", x, ops.NAME)
+    if config.state_dtype is not None:
+        xs = [ops.cast(x, config.state_dtype) for x in xs]
     nu = [ops.full_like(x, config.initial_scale) for x in xs]
     zeros = [ops.zeros_like(x) for x in xs]
     return RMSPropState(
@@ -58,7 +65,10 @@ def step(
 ) -> tuple[Params, RMSPropState]:
     """One RMSProp step: ``(params, state) -> (new_params, new_state)``; see RMSPropConfig.
 
-    A gradient of None leaves its parameter and that parameter's state as they were.
+    A gradient of None leaves its parameter and that parameter's state as they were
+    (as torch, Keras and MXNet do for a parameter that received no gradient).
+    Tensors that do not fit (count, keys, shape, dtype, framework) raise an error
+    naming the offending one.
     """
     ops = get_ops(ops, params, grads)
     keys, xs = _flatten(params, "params")
@@ -70,6 +80,15 @@ def step(
         if config.momentum > 0
         else None
     )
+    _check_leaves(ops.NAME, config, keys, xs, gs, {"nu": nus, "mu": mus, "momentum": ms})
+    if config.nonfinite != "propagate":
+        bad = _first_nonfinite(ops, keys, gs)
+        if bad is not None and config.nonfinite == "raise":
+            raise FloatingPointError(
+                f"grads[{bad!r}] holds NaN or Inf at step count {state.count} (nonfinite='raise')"
+            )
+        if bad is not None:
+            return params, state._replace(skipped=state.skipped + 1)
     lr = _resolve(config.learning_rate, state.count, check_learning_rate)
     decay = _resolve(
         config.decay, state.count, lambda v: check_decay(v, config.allow_unit_decay)
@@ -102,8 +121,38 @@ def step(
         nu=_unflatten(params, keys, new_nu),
         mu=_unflatten(params, keys, new_mu) if mus is not None else None,
         momentum=_unflatten(params, keys, new_m) if ms is not None else None,
+        skipped=state.skipped,
     )
     return _unflatten(params, keys, new_x), new_state
+
+
+def _check_leaves(
+    backend: str,
+    config: RMSPropConfig,
+    keys: list[Any],
+    xs: list[Tensor],
+    gs: list[Any],
+    state: dict[str, Optional[list[Any]]],
+) -> None:
+    """Every parameter, gradient and state leaf fits (see polyprop.validation)."""
+    for i, (key, x) in enumerate(zip(keys, xs)):
+        where = f"params[{key!r}]"
+        check_param(where, x, backend)
+        if gs[i] is not None:
+            check_like(f"grads[{key!r}]", gs[i], where, x, backend)
+        for name, leaves in state.items():
+            if leaves is not None:
+                check_like(f"state.{name}[{key!r}]", leaves[i], where, x, backend, config.state_dtype)
+
+
+def _first_nonfinite(ops: Ops, keys: list[Any], gs: list[Any]) -> Any:
+    """The key of the first gradient holding NaN or Inf, or None."""
+    import numpy as np
+
+    for key, g in zip(keys, gs):
+        if g is not None and not np.all(np.isfinite(ops.to_numpy(g).astype(np.float64))):
+            return key
+    return None
 
 
 class _Leaf(NamedTuple):
@@ -125,7 +174,15 @@ def _update_leaf(
     decay: Any,
     correction: Any,
 ) -> _Leaf:
-    """The update of one tensor; the formulas are those of RMSPropConfig's docstring."""
+    """The update of one tensor; the formulas are those of RMSPropConfig's docstring.
+
+    With ``state_dtype`` the parameter and gradient are cast to it, the update is
+    computed there, and only the new parameter is cast back.
+    """
+    param_dtype = None
+    if config.state_dtype is not None and dtype_name(x) != config.state_dtype:
+        param_dtype = dtype_name(x)
+        x, g = ops.cast(x, config.state_dtype), ops.cast(g, config.state_dtype)
 
     def c(value: Any) -> Tensor:
         return ops.scalar(value, like=x)
@@ -150,16 +207,20 @@ def _update_leaf(
     u = ops.div(g, den)
 
     if m is None:
-        return _Leaf(ops.sub(x, ops.mul(c(lr), u)), nu, mu, None)
-    beta = c(config.momentum)
-    if config.lr_inside_momentum:
+        delta = ops.mul(c(lr), u)
+    elif config.lr_inside_momentum:
+        beta = c(config.momentum)
         lr_u = ops.mul(c(lr), u)
         m = ops.add(ops.mul(beta, m), lr_u)
         delta = ops.add(lr_u, ops.mul(beta, m)) if config.nesterov else m
     else:
+        beta = c(config.momentum)
         m = ops.add(ops.mul(beta, m), u)
         delta = ops.mul(c(lr), ops.add(u, ops.mul(beta, m)) if config.nesterov else m)
-    return _Leaf(ops.sub(x, delta), nu, mu, m)
+    new_x = ops.sub(x, delta)
+    if param_dtype is not None:
+        new_x = ops.cast(new_x, param_dtype)
+    return _Leaf(new_x, nu, mu, m)
 
 
 def _resolve(value: Any, count: Any, check: Callable[[Any], float]) -> Any:
