@@ -1,6 +1,6 @@
 # Set-up entry point used by README.md and .ci/run.
 #   make setup   create .venv/ with polyprop and all five frameworks (pinned in constraints.txt)
-#   make test    set up, then run the test suite
+#   make test    set up, then lint (ruff), type-check core/ (mypy --strict) and run the tests
 #   make chapter set up, then write the chapter report for every backend into $(OUT)
 #                (DATA_DIR=folder with airfoil_self_noise.dat; default: download it)
 #   make trace   set up, then run the chapter's 2-D experiment on every backend
@@ -25,6 +25,8 @@ $(STAMP): setup.cfg pyproject.toml constraints.txt Makefile
 	touch $@
 
 test: setup fashion-mnist
+	$(PY) -m ruff check .
+	scripts/typecheck
 	$(PY) -m pytest
 
 chapter: setup fashion-mnist

@@ -19,7 +19,8 @@ from __future__ import annotations
 import functools
 import math
 import warnings
-from typing import Any, Callable, TypeVar
+from collections.abc import Callable
+from typing import Any, TypeVar
 
 import numpy as np
 

@@ -18,7 +18,8 @@ number for number.  Frameworks are imported inside the functions that use them.
 from __future__ import annotations
 
 import time
-from typing import Any, Callable, NamedTuple, Sequence
+from collections.abc import Callable, Sequence
+from typing import Any, NamedTuple
 
 import numpy as np
 

@@ -26,8 +26,9 @@ import time
 import urllib.error
 import urllib.request
 import zlib
+from collections.abc import Callable, Sequence
 from pathlib import Path
-from typing import Any, Callable, NamedTuple, Optional, Sequence
+from typing import Any, NamedTuple
 
 import numpy as np
 
@@ -320,7 +321,7 @@ class Model(NamedTuple):
     """
 
     ops: Ops
-    loss_and_grads: Callable[[Sequence[Tensor], Tensor, Tensor], "tuple[float, list[Tensor]]"]
+    loss_and_grads: Callable[[Sequence[Tensor], Tensor, Tensor], tuple[float, list[Tensor]]]
     """(params, X, Y) -> (mean cross-entropy as a float, [dW, db])."""
     logits: Callable[[Sequence[Tensor], Tensor], Tensor]
     """(params, X) -> X W + b."""
@@ -436,7 +437,7 @@ MODELS: dict[str, Callable[[], Model]] = {
 """Each backend's softmax regression, built (and its framework imported) on demand."""
 
 
-@functools.lru_cache(maxsize=None)
+@functools.cache
 def model_for(backend: str) -> Model:
     """``backend``'s :class:`Model`, built once per process (so JAX compiles once)."""
     if backend not in MODELS:
@@ -461,7 +462,7 @@ def train_fashion(
     batch_size: int = 256,
     lr0: float = DEFAULT_LR0,
     seed: int = 0,
-    progress: Optional[Callable[[], Any]] = None,
+    progress: Callable[[], Any] | None = None,
 ) -> FashionRun:
     """Train softmax regression with RMSProp (decay 0.9, eps 1e-6) on ``backend``.
 

@@ -14,8 +14,9 @@ import math
 import os
 import platform
 import re
+from collections.abc import Iterable, Sequence
 from pathlib import Path
-from typing import Any, Iterable, NamedTuple, Sequence, Union
+from typing import Any, NamedTuple
 
 from . import plots
 from .results import AirfoilRun, ChapterResults
@@ -53,7 +54,7 @@ class Bullets(NamedTuple):
     items: list[str]
 
 
-Block = Union[Heading, Paragraph, Table, Figure, Bullets]
+Block = Heading | Paragraph | Table | Figure | Bullets
 
 
 # ---------------------------------------------------------------------------

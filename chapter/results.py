@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
-from typing import NamedTuple
+from typing import TYPE_CHECKING, NamedTuple
+
+if TYPE_CHECKING:
+    from .trace import Trace
 
 
 class AirfoilRun(NamedTuple):
@@ -54,11 +57,11 @@ class ChapterResults(NamedTuple):
     """The backends that ran, in order."""
     versions: dict[str, str]
     """Framework version of each backend."""
-    traces: dict[str, object]
+    traces: dict[str, Trace]
     """The chapter's 2-D run (lr 0.4, decay 0.9) per backend."""
-    rotated: dict[str, object]
+    rotated: dict[str, Trace]
     """Exercise 2: the same run on f(x) = 0.1 (x1 + x2)^2 + 2 (x1 - x2)^2."""
-    unit_decay: dict[str, object]
+    unit_decay: dict[str, Trace]
     """Exercise 1: the 2-D run with decay = 1 (allow_unit_decay=True) from s = 0."""
     airfoil: list[AirfoilRun]
     """Scratch and native airfoil runs, every backend."""

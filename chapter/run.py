@@ -6,7 +6,8 @@ module only sequences them, with one progress bar per long part.
 
 from __future__ import annotations
 
-from typing import Any, Callable, Iterator, Optional
+from collections.abc import Callable, Iterator
+from typing import Any
 
 from ..backends import framework_version
 from ..config import RMSPropConfig
@@ -22,11 +23,11 @@ Progress = Callable[[str, int], Any]
 
 def run_chapter(
     backends: list[str],
-    data_dir: Optional[str] = None,
-    fashion_dir: Optional[str] = None,
-    fashion_limit: Optional[int] = None,
+    data_dir: str | None = None,
+    fashion_dir: str | None = None,
+    fashion_limit: int | None = None,
     fashion_epochs: int = 5,
-    progress: Optional[Progress] = None,
+    progress: Progress | None = None,
 ) -> ChapterResults:
     """Every experiment of the chapter on ``backends`` (names of installed backends)."""
     from .airfoil import (
@@ -89,8 +90,8 @@ def run_chapter(
 
 def _fashion_runs(
     backends: list[str],
-    data_dir: Optional[str],
-    limit: Optional[int],
+    data_dir: str | None,
+    limit: int | None,
     epochs: int,
     bar: Progress,
 ) -> Iterator[FashionRun]:
@@ -105,7 +106,7 @@ def _fashion_runs(
 
 
 class _Silent:
-    def __enter__(self) -> "_Silent":
+    def __enter__(self) -> _Silent:
         return self
 
     def __exit__(self, *exc: object) -> None:

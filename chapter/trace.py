@@ -8,7 +8,8 @@ computed on the backend with the ops interface, so the whole run stays there.
 
 from __future__ import annotations
 
-from typing import Any, Callable, NamedTuple
+from collections.abc import Callable
+from typing import Any, NamedTuple
 
 import numpy as np
 

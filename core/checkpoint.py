@@ -21,7 +21,8 @@ import json
 import os
 import tempfile
 import zipfile
-from typing import Any, Mapping, Optional
+from collections.abc import Mapping
+from typing import Any
 
 from .config import RMSPropConfig
 from .ops import Ops
@@ -91,7 +92,7 @@ def save(
 def load(
     path: str | os.PathLike[str],
     backend: Ops | str | None = None,
-    config: Optional[RMSPropConfig] = None,
+    config: RMSPropConfig | None = None,
 ) -> tuple[Params, RMSPropState, RMSPropConfig]:
     """``(params, state, config)`` from ``path``, as tensors of ``backend``.
 
@@ -157,7 +158,7 @@ def _config_to_json(config: RMSPropConfig) -> dict[str, Any]:
     return out
 
 
-def _config_from_json(data: dict[str, Any], override: Optional[RMSPropConfig]) -> RMSPropConfig:
+def _config_from_json(data: dict[str, Any], override: RMSPropConfig | None) -> RMSPropConfig:
     names = {field.name for field in dataclasses.fields(RMSPropConfig)}
     unknown = sorted(set(data) - names)
     if unknown:

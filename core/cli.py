@@ -21,7 +21,8 @@ import argparse
 import json
 import os
 import sys
-from typing import Any, Callable, Sequence
+from collections.abc import Callable, Sequence
+from typing import Any
 
 from . import backends as _backends
 from .backends import BACKENDS, available_backends
@@ -246,9 +247,11 @@ def _airfoil_command(args: argparse.Namespace) -> int:
     for name in names:
         cells = []
         for impl in impls:
-            run = by_backend.get(name, {}).get(impl)
+            found = by_backend.get(name, {}).get(impl)
             cells.append(
-                f"loss: {run.final_loss:.3f}, {run.seconds_per_epoch:.3f} sec/epoch" if run else "(no native optimizer)"
+                f"loss: {found.final_loss:.3f}, {found.seconds_per_epoch:.3f} sec/epoch"
+                if found
+                else "(no native optimizer)"
             )
         print(f"{name:<11} " + "   ".join(f"{cell:<27}" for cell in cells))
     for name, reason in skipped.items():

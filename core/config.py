@@ -5,12 +5,12 @@ from __future__ import annotations
 import dataclasses
 import math
 import numbers
-from typing import Callable, Optional, Union
+from collections.abc import Callable
 
 Schedule = Callable[[int], float]
 """A hyperparameter as a function of the step count (0 for the first step)."""
 
-Hyper = Union[float, Schedule]
+Hyper = float | Schedule
 
 NONFINITE = ("propagate", "skip", "raise")
 STATE_DTYPES = ("float16", "bfloat16", "float32", "float64")
@@ -88,7 +88,7 @@ class RMSPropConfig:
     bias_correction: bool = False
     allow_unit_decay: bool = False
     nonfinite: str = "propagate"
-    state_dtype: Optional[str] = None
+    state_dtype: str | None = None
 
     def __post_init__(self) -> None:
         for name in (

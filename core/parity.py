@@ -13,13 +13,14 @@ zero does not blow it up).
 from __future__ import annotations
 
 import math
-from typing import Any, Iterator, NamedTuple
+from collections.abc import Iterator
+from typing import Any, NamedTuple
 
 import numpy as np
 
 from .config import RMSPropConfig
 from .ops import Ops
-from .rmsprop import RMSPropState, init, step
+from .rmsprop import Params, RMSPropState, init, step
 from .selection import get_ops
 
 SHAPES: tuple[tuple[int, ...], ...] = ((), (1,), (7,), (3, 5), (2, 3, 4), (2, 1, 3, 4))
@@ -118,7 +119,7 @@ def trajectory(
 ) -> list[dict[str, list[np.ndarray]]]:
     """Every step's parameters and state leaves, as NumPy arrays, on ``backend``."""
     ops = get_ops(backend)
-    params = [ops.from_numpy(p) for p in problem.params]
+    params: Params = [ops.from_numpy(p) for p in problem.params]
     state = init(params, config, ops)
     snapshots = []
     for grads in problem.grads:

@@ -22,7 +22,7 @@ gradient before the optimizer and are done by the drop-in front ends, not the co
 
 from __future__ import annotations
 
-from typing import Callable, Optional
+from collections.abc import Callable
 
 from .config import Hyper, RMSPropConfig
 
@@ -63,7 +63,7 @@ def keras(
     momentum: float = 0.0,
     epsilon: float = 1e-7,
     centered: bool = False,
-    weight_decay: Optional[float] = None,
+    weight_decay: float | None = None,
 ) -> RMSPropConfig:
     """``keras.optimizers.RMSprop`` (Keras 3): ``m = momentum * m + lr * g / sqrt(v + eps)``.
 
@@ -131,7 +131,7 @@ def optax(
     initial_scale: float = 0.0,
     eps_in_sqrt: bool = True,
     centered: bool = False,
-    momentum: Optional[float] = None,
+    momentum: float | None = None,
     nesterov: bool = False,
     bias_correction: bool = False,
 ) -> RMSPropConfig:

@@ -9,14 +9,15 @@ or chosen by :func:`polyprop.get_ops` from the tensors themselves.
 from __future__ import annotations
 
 import numbers
-from typing import Any, Callable, Mapping, NamedTuple, Optional, Sequence, Union
+from collections.abc import Callable, Mapping, Sequence
+from typing import Any, NamedTuple
 
 from .config import RMSPropConfig, check_decay, check_learning_rate
 from .ops import Ops, Tensor
 from .selection import get_ops
 from .validation import check_like, check_param, dtype_name
 
-Params = Union[Sequence[Tensor], Mapping[Any, Tensor]]
+Params = Sequence[Tensor] | Mapping[Any, Tensor]
 """A list, tuple or dict of tensors of one framework."""
 
 
@@ -31,10 +32,10 @@ class RMSPropState(NamedTuple):
         skipped: steps dropped for non-finite gradients (``nonfinite="skip"``).
     """
 
-    count: int
+    count: int  # type: ignore[assignment]  # shadows tuple.count, as in Optax's states
     nu: Params
-    mu: Optional[Params]
-    momentum: Optional[Params]
+    mu: Params | None
+    momentum: Params | None
     skipped: int = 0
 
 
@@ -132,7 +133,7 @@ def _check_leaves(
     keys: list[Any],
     xs: list[Tensor],
     gs: list[Any],
-    state: dict[str, Optional[list[Any]]],
+    state: dict[str, list[Any] | None],
 ) -> None:
     """Every parameter, gradient and state leaf fits (see polyprop.validation)."""
     for i, (key, x) in enumerate(zip(keys, xs)):
@@ -158,8 +159,8 @@ def _first_nonfinite(ops: Ops, keys: list[Any], gs: list[Any]) -> Any:
 class _Leaf(NamedTuple):
     x: Tensor
     nu: Tensor
-    mu: Optional[Tensor]
-    m: Optional[Tensor]
+    mu: Tensor | None
+    m: Tensor | None
 
 
 def _update_leaf(
@@ -168,8 +169,8 @@ def _update_leaf(
     x: Tensor,
     g: Tensor,
     nu: Tensor,
-    mu: Optional[Tensor],
-    m: Optional[Tensor],
+    mu: Tensor | None,
+    m: Tensor | None,
     lr: Any,
     decay: Any,
     correction: Any,

@@ -16,7 +16,8 @@ from __future__ import annotations
 import contextlib
 import contextvars
 import os
-from typing import Any, Iterator, Mapping
+from collections.abc import Iterator, Mapping
+from typing import Any
 
 from . import backends as _backends
 from .ops import Ops
@@ -33,7 +34,8 @@ def get_ops(backend: Ops | str | None = None, *trees: Any) -> Ops:
     """The adapter for ``backend``, or the one the precedence rules pick for ``trees``."""
     if backend is not None and not isinstance(backend, str):
         return backend
-    return _backends.load(backend or infer_backend(*trees) or current_backend())
+    ops: Ops = _backends.load(backend or infer_backend(*trees) or current_backend())
+    return ops
 
 
 def current_backend() -> str:

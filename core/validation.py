@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import functools
 import re
-from typing import Any, Optional
+from typing import Any
 
 from . import backends as _backends
 
@@ -51,7 +51,7 @@ def check_param(name: str, x: Any, backend: str) -> None:
         )
 
 
-def check_like(name: str, value: Any, param_name: str, x: Any, backend: str, dtype: Optional[str] = None) -> None:
+def check_like(name: str, value: Any, param_name: str, x: Any, backend: str, dtype: str | None = None) -> None:
     """``value`` (a gradient or state leaf) must match its parameter's shape, dtype and framework."""
     framework = _backends.backend_of(value)
     if framework is not None and framework != backend:

@@ -11,9 +11,9 @@ import numpy as np
 import pytest
 
 import polyprop
+from conftest import require_backend
 from polyprop import CheckpointError, RMSPropConfig
 from polyprop.parity import TOLERANCES, compare
-from conftest import require_backend
 
 CONFIG = RMSPropConfig(
     learning_rate=0.01, decay=0.95, eps=1e-6, centered=True, momentum=0.7, nesterov=True,

@@ -23,9 +23,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from conftest import require_backend, require_path
-
 import polyprop
+from conftest import require_backend, require_path
 from polyprop.chapter import fashion
 from polyprop.chapter.fashion import (
     FILES,

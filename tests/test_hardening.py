@@ -6,8 +6,8 @@ import numpy as np
 import pytest
 
 import polyprop
-from polyprop import RMSPropConfig
 from conftest import require_backend
+from polyprop import RMSPropConfig
 
 LOW = ["float16", "bfloat16"]
 NONFINITE = [np.nan, np.inf, -np.inf]

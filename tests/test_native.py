@@ -12,7 +12,6 @@ import numpy as np
 import pytest
 
 import polyprop
-from polyprop import RMSPropConfig
 from conftest import require_backend
 
 STEPS = 100

@@ -20,7 +20,7 @@ MEASURED: dict[tuple[str, str], list[float]] = {}
 """(backend, dtype) -> max relative differences seen, for the end-of-run summary."""
 
 
-@functools.lru_cache(maxsize=None)
+@functools.cache
 def reference(variant: str, dtype: str):
     problem = random_problem(STEPS, dtype, seed=sorted(VARIANTS).index(variant))
     return problem, trajectory("numpy", VARIANTS[variant], problem)

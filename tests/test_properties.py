@@ -10,7 +10,7 @@ from hypothesis.extra import numpy as hnp
 
 import polyprop
 from polyprop import RMSPropConfig
-from polyprop.parity import compare, trajectory, Problem
+from polyprop.parity import Problem, compare, trajectory
 
 SETTINGS = settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 

@@ -9,7 +9,7 @@ import pytest
 
 import polyprop
 from polyprop import RMSPropConfig
-from polyprop.chapter.trace import CHAPTER_CONFIG, f_2d, grad_rotated, trace_2d
+from polyprop.chapter.trace import f_2d, grad_rotated, trace_2d
 
 # D2L's rmsprop_2d / train_2d run verbatim in float64 (NATIVE_RMSPROP.md, "D2L check").
 D2L_X20 = (-0.01059867213411372, 1.0362121337275157e-14)
