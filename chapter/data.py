@@ -19,11 +19,12 @@ from __future__ import annotations
 import hashlib
 import os
 import pathlib
-import tempfile
 import urllib.error
 import urllib.request
 
 import numpy as np
+
+from ..files import write_atomically
 
 AIRFOIL_URL = "http://d2l-data.s3-accelerate.amazonaws.com/airfoil_self_noise.dat"
 AIRFOIL_SHA1 = "76e5be1548fd8222e5074cf0faae75edff8cf93f"
@@ -109,7 +110,7 @@ def _from_cache(cache: pathlib.Path, download: bool) -> pathlib.Path:
             _where_to_get_it(path, f"{problem} and the download from {AIRFOIL_URL} failed ({error})")
         ) from error
     _verify(path, data, source="download")
-    _write_atomically(path, data)
+    write_atomically(path, data)
     return path
 
 
@@ -133,21 +134,6 @@ def _verify(path: pathlib.Path, data: bytes, source: str) -> None:
         AIRFOIL_SHA1,
         actual,
     )
-
-
-def _write_atomically(path: pathlib.Path, data: bytes) -> None:
-    """Write ``data`` to a temporary file beside ``path``, then ``os.replace`` it into place."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    handle, temporary = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".part")
-    try:
-        with os.fdopen(handle, "wb") as file:
-            file.write(data)
-            file.flush()
-            os.fsync(file.fileno())
-        os.replace(temporary, path)
-    except BaseException:
-        os.unlink(temporary)
-        raise
 
 
 def _where_to_get_it(path: pathlib.Path, problem: str) -> str:

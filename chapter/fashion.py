@@ -21,7 +21,6 @@ import gzip
 import hashlib
 import math
 import os
-import tempfile
 import time
 import urllib.error
 import urllib.request
@@ -33,6 +32,7 @@ from typing import Any, NamedTuple
 import numpy as np
 
 from ..config import RMSPropConfig
+from ..files import write_atomically
 from ..ops import Ops, Tensor
 from ..rmsprop import init, step
 from ..selection import get_ops
@@ -212,21 +212,12 @@ def download_file(url: str, destination: Path, md5: str, timeout: float = 60.0) 
     A failed or mismatching download leaves nothing at ``destination``.
     """
     destination.parent.mkdir(parents=True, exist_ok=True)
-    handle, temp_name = tempfile.mkstemp(prefix=destination.name + ".", suffix=".part", dir=destination.parent)
-    try:
-        digest = hashlib.md5()
-        with os.fdopen(handle, "wb") as out, urllib.request.urlopen(url, timeout=timeout) as response:
-            while chunk := response.read(1 << 20):
-                digest.update(chunk)
-                out.write(chunk)
-        if digest.hexdigest() != md5:
-            raise FashionDataCorrupt(
-                f"{url}: MD5 {digest.hexdigest()} differs from the published {md5}; not saved"
-            )
-        os.replace(temp_name, destination)
-    except BaseException:
-        Path(temp_name).unlink(missing_ok=True)
-        raise
+    with urllib.request.urlopen(url, timeout=timeout) as response:
+        data = response.read()
+    digest = hashlib.md5(data).hexdigest()
+    if digest != md5:
+        raise FashionDataCorrupt(f"{url}: MD5 {digest} differs from the published {md5}; not saved")
+    write_atomically(destination, data)
     return destination
 
 

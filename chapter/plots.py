@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import contextlib
 import functools
+import io
 import math
 import os
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
@@ -20,6 +21,7 @@ from typing import Any
 import numpy as np
 
 from ..config import RMSPropConfig
+from ..files import write_atomically
 from .results import AirfoilRun, DecaySweep, FashionRun
 from .run import UNIT_DECAY_CONFIG
 from .trace import CHAPTER_CONFIG, Gradient, Trace, f_2d, f_rotated, grad_rotated, trace_2d
@@ -285,12 +287,9 @@ def _save(fig: Any, out_path: str | os.PathLike[str], formats: Sequence[str] = F
     written = []
     for fmt in formats:
         target = stem.with_name(f"{stem.name}.{fmt}")
-        temporary = target.with_name(f".{target.name}.tmp")
-        try:
-            fig.savefig(temporary, format=fmt, dpi=DPI)
-            os.replace(temporary, target)
-        finally:
-            temporary.unlink(missing_ok=True)
+        buffer = io.BytesIO()
+        fig.savefig(buffer, format=fmt, dpi=DPI)
+        write_atomically(target, buffer.getvalue())
         written.append(target)
     return written
 

@@ -18,6 +18,7 @@ from collections.abc import Iterable, Sequence
 from pathlib import Path
 from typing import Any, NamedTuple
 
+from ..files import write_atomically
 from . import plots
 from .results import AirfoilRun, ChapterResults
 from .trace import CHAPTER_CONFIG, START, STEPS, Trace, grad_rotated
@@ -445,16 +446,6 @@ def results_json(results: ChapterResults) -> dict[str, Any]:
 # ---------------------------------------------------------------------------
 
 
-def write_atomic(path: Path, text: str) -> None:
-    """Write ``text`` to ``path`` through a temporary file in the same folder and a rename."""
-    temporary = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    try:
-        temporary.write_text(text, encoding="utf-8")
-        os.replace(temporary, path)
-    finally:
-        temporary.unlink(missing_ok=True)
-
-
 def write_report(results: ChapterResults, out_dir: str | os.PathLike[str]) -> Path:
     """Write the figures, ``results.json``, ``index.md`` and ``index.html`` into ``out_dir``; return index.html.
 
@@ -467,7 +458,7 @@ def write_report(results: ChapterResults, out_dir: str | os.PathLike[str]) -> Pa
     blocks = build_report(results, figures)
     markdown, page = render_markdown(blocks), render_html(blocks)
     document = json.dumps(results_json(results), indent=2, ensure_ascii=False, allow_nan=False)
-    write_atomic(out / "results.json", document + "\n")
-    write_atomic(out / "index.md", markdown)
-    write_atomic(out / "index.html", page)
+    write_atomically(out / "results.json", document + "\n")
+    write_atomically(out / "index.md", markdown)
+    write_atomically(out / "index.html", page)
     return out / "index.html"

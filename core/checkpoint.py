@@ -19,12 +19,12 @@ import dataclasses
 import io
 import json
 import os
-import tempfile
 import zipfile
 from collections.abc import Mapping
 from typing import Any
 
 from .config import RMSPropConfig
+from .files import write_atomically
 from .ops import Ops
 from .rmsprop import Params, RMSPropState
 from .selection import get_ops
@@ -205,15 +205,4 @@ def _write_atomically(path: str, arrays: dict[str, Any]) -> None:
 
     buffer = io.BytesIO()
     np.savez(buffer, **arrays)
-    folder = os.path.dirname(os.path.abspath(path))
-    descriptor, temporary = tempfile.mkstemp(prefix=".polyprop-", suffix=".tmp", dir=folder)
-    try:
-        with os.fdopen(descriptor, "wb") as handle:
-            handle.write(buffer.getvalue())
-            handle.flush()
-            os.fsync(handle.fileno())
-        os.replace(temporary, path)
-    except BaseException:
-        if os.path.exists(temporary):
-            os.remove(temporary)
-        raise
+    write_atomically(path, buffer.getvalue())

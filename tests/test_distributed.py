@@ -115,7 +115,7 @@ def test_tensorflow_mirrored_strategy_fit_matches_one_device():
     r = run_worker("tf_mirrored.py")
     assert r["replicas"] == 2 and r["steps"] == [30, 30], r
     assert r["state_dtype"] == ["float64"], r
-    assert r["params_max_rel"] <= FLOAT64 and r["state_max_rel"] <= FLOAT64 and r["loss_rel"] <= FLOAT64, r
+    assert r["params_max_rel"] <= FLOAT64 and r["state_max_rel"] <= FLOAT64 and r["loss_max_rel"] <= FLOAT64, r
     assert r["state_bytes_per_device"] == {"CPU:0": r["state_bytes_single"], "CPU:1": r["state_bytes_single"]}, r
     MEASURED["tensorflow Mirrored"] = r
 

@@ -203,7 +203,7 @@ def test_a_failure_while_rendering_replaces_no_index_file(tmp_path, monkeypatch)
 def test_write_atomic_replaces_the_file_whole(tmp_path):
     target = tmp_path / "index.html"
     target.write_text("old", encoding="utf-8")
-    report.write_atomic(target, "new <p>ü</p>")
+    report.write_atomically(target, "new <p>ü</p>")
     assert target.read_text(encoding="utf-8") == "new <p>ü</p>"
     assert [p.name for p in tmp_path.iterdir()] == ["index.html"]
 

@@ -12,11 +12,14 @@ divides by the global batch, so all runs follow the mean-over-the-batch gradient
 
 from __future__ import annotations
 
-import mxnet as mx  # noqa: E402
 import numpy as np
-from common import BATCH, LEARNING_RATE, SIZES, batches, emit, initial_weights, max_rel_error  # noqa: E402
+from common import BATCH, LEARNING_RATE, SIZES, batches, emit, initial_weights, max_rel_error
 
-import polyprop.backends.mxnet  # noqa: F401  (before mxnet: numpy-2 names, 'polyprop_rmsprop')
+# isort: off
+import polyprop.backends.mxnet  # noqa: F401  (before mxnet: restores numpy-2 names, registers 'polyprop_rmsprop')
+import mxnet as mx
+
+# isort: on
 
 CONTEXTS = [mx.cpu(0), mx.cpu(1)]
 SETUPS = {"local_update_on_kvstore": ("local", True), "device_update_on_contexts": ("device", False)}

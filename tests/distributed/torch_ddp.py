@@ -149,11 +149,14 @@ def compare(by_rank: dict, single: dict) -> dict:
     }
 
 
-def run_ranks() -> dict:
-    """Spawn the WORLD ranks; their results by engine and rank."""
-    queue = mp.get_context("spawn").SimpleQueue()
-    ranks = mp.start_processes(rank_main, args=(free_port(), queue), nprocs=WORLD, join=False,
-                               start_method="spawn")
+def start_ranks(queue):
+    """Spawn the WORLD ranks; they report to ``queue``."""
+    return mp.start_processes(rank_main, args=(free_port(), queue), nprocs=WORLD, join=False,
+                              start_method="spawn")
+
+
+def collect(ranks, queue) -> dict:
+    """The ranks' results by engine and rank, once they have all ended (or one failed)."""
     results: dict = {"ddp": {}, "fsdp2": {}}
     try:
         for _ in range(2 * WORLD):
@@ -170,9 +173,11 @@ def run_ranks() -> dict:
 
 def main() -> None:
     torch.set_num_threads(1)
+    queue = mp.get_context("spawn").SimpleQueue()
+    ranks = start_ranks(queue)
     model = build_model()
-    single = train(model, model, slice(None))
-    results = run_ranks()
+    single = train(model, model, slice(None))  # while the ranks start
+    results = collect(ranks, queue)
     emit({
         "world": WORLD,
         "ddp": compare(results["ddp"], single),
