@@ -8,6 +8,7 @@ compute in float32, so asking for float64 raises instead.
 from __future__ import annotations
 
 import functools
+import sys
 from typing import Any
 
 import numpy as np
@@ -130,7 +131,7 @@ def rmsprop(
     config = optax_preset(
         learning_rate, decay, eps, initial_scale, eps_in_sqrt, centered, momentum, nesterov, bias_correction
     )
-    ops = _this_module()
+    ops = sys.modules[__name__]
 
     def init_fn(params: Any) -> RMSPropState:
         leaves, treedef = jax.tree_util.tree_flatten(params)
@@ -172,8 +173,3 @@ def _flatten(tree: Any) -> Any:
 def _unflatten(treedef: Any, leaves: Any) -> Any:
     return None if leaves is None else jax.tree_util.tree_unflatten(treedef, list(leaves))
 
-
-def _this_module() -> Any:
-    import sys
-
-    return sys.modules[__name__]

@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import functools
 import math
+import sys
 import warnings
 from collections.abc import Callable
 from typing import Any, TypeVar
@@ -194,7 +195,7 @@ class RMSProp(mx.optimizer.Optimizer):
         self._update_count(index)
         lr, wd = self._get_lr(index), self._get_wd(index)
         config = mxnet_preset(lr, self.gamma1, self.gamma2, self.epsilon, self.centered)
-        module = _this_module()
+        module = sys.modules[__name__]
         # MXNet's kernels take every scalar as a C++ float: round to float32 first.
         g = add(mul(scalar(_f32(self.rescale_grad), weight), grad), mul(scalar(_f32(wd), weight), weight))
         if self.clip_gradient:
@@ -224,8 +225,3 @@ mx.optimizer.Optimizer.opt_registry["polyprop_rmsprop"] = RMSProp
 def _f32(value: float) -> float:
     return float(np.float32(value))
 
-
-def _this_module() -> Any:
-    import sys
-
-    return sys.modules[__name__]

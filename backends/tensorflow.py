@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import functools
+import sys
 from typing import Any
 
 import numpy as np
@@ -178,7 +179,7 @@ def save_optimizer(path: Any, optimizer: Any, variables: Any) -> None:
         mu=read(optimizer._average_gradients) if optimizer.centered else None,
         momentum=read(optimizer._momentums) if optimizer.momentum > 0 else None,
     )
-    save(path, [tf.convert_to_tensor(v) for v in variables], state, config, _this_module())
+    save(path, [tf.convert_to_tensor(v) for v in variables], state, config, sys.modules[__name__])
 
 
 def load_optimizer(path: Any, optimizer: Any, variables: Any) -> None:
@@ -187,7 +188,7 @@ def load_optimizer(path: Any, optimizer: Any, variables: Any) -> None:
 
     if not optimizer.built:
         optimizer.build(variables)
-    params, state, config = load(path, _this_module())
+    params, state, config = load(path, sys.modules[__name__])
     if config != _keras_config(optimizer):
         raise CheckpointError(f"the checkpoint's config {config} is not this optimizer's {_keras_config(optimizer)}")
     if len(params) != len(variables):
@@ -220,8 +221,3 @@ def _keras_config(optimizer: Any) -> Any:
         weight_decay=optimizer.weight_decay,
     )
 
-
-def _this_module() -> Any:
-    import sys
-
-    return sys.modules[__name__]

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import sys
 from typing import Any
 
 import numpy as np
@@ -154,7 +155,7 @@ class RMSprop(torch.optim.Optimizer):
                 momentum=[s["momentum_buffer"] for s in states] if config.momentum > 0 else None,
             )
             new_params, new_state = step(
-                [p.detach() for p in params], [p.grad for p in params], state, config, _this_module()
+                [p.detach() for p in params], [p.grad for p in params], state, config, sys.modules[__name__]
             )
             for i, (p, s) in enumerate(zip(params, states)):
                 p.copy_(new_params[i])
@@ -194,11 +195,6 @@ def _torch_config(
     return torch_preset(lr, alpha, eps, weight_decay, momentum, centered, maximize)
 
 
-def _this_module() -> Any:
-    import sys
-
-    return sys.modules[__name__]
-
 
 def save_optimizer(path: Any, optimizer: torch.optim.Optimizer) -> None:
     """Write a torch RMSprop (native or polyprop's, one parameter group) as a polyprop checkpoint.
@@ -227,7 +223,7 @@ def save_optimizer(path: Any, optimizer: torch.optim.Optimizer) -> None:
         mu=field("grad_avg") if config.centered else None,
         momentum=field("momentum_buffer") if config.momentum > 0 else None,
     )
-    save(path, params, state, config, _this_module())
+    save(path, params, state, config, sys.modules[__name__])
 
 
 def load_optimizer(path: Any, optimizer: torch.optim.Optimizer) -> None:
@@ -243,7 +239,7 @@ def load_optimizer(path: Any, optimizer: torch.optim.Optimizer) -> None:
         group["lr"], group["alpha"], group["eps"], group["weight_decay"],
         group["momentum"], group["centered"], group["maximize"],
     )
-    params, state, config = load(path, _this_module())
+    params, state, config = load(path, sys.modules[__name__])
     if config != expected:
         raise CheckpointError(f"the checkpoint's config {config} is not this optimizer's {expected}")
     if len(params) != len(group["params"]):
