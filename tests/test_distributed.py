@@ -10,12 +10,13 @@ device and on the engine, from the same weights and batches, and prints one
 
 Tolerances, relative to each tensor's largest magnitude, over the whole trajectory:
 float64 1e-12 -- the distributed gradient is the same mean summed in another order
-(a few ulps, 1e-16), which 30 RMSProp steps keep near 1e-14 (measured up to 5e-14).
+(a few ulps, 1e-16), which 30 RMSProp steps keep near 1e-14 (measured up to 7e-14).
 float32 (MXNet only) 1e-4 -- the same reordering at float32's 6e-8 per sum; measured
 6e-6 (parameters) and 1.2e-5 (state), below what float32 rounding alone does to this
 run (the float32 single-context run is 2.6e-5 from the float64 one); 1e-4 keeps a
-margin of about 8 over the state's and still fails any real change of formula
-or a gradient summed instead of averaged (a factor of 2).
+margin of about 8 over the state's and still fails a rank that steps on its own
+half batch or gradients summed instead of averaged (RMSProp's step is nearly
+scale-free, but ``nu`` would be 4 times as large: the state is compared too).
 """
 
 from __future__ import annotations
@@ -131,7 +132,7 @@ def test_mxnet_trainer_on_two_contexts_matches_one(mxnet_result, dtype, setup):
     full = sum(single["state_bytes"].values())
     if setup == "local_update_on_kvstore":
         # One updater, in the kvstore: the state lives once, on its (pinned CPU) buffer.
-        assert r["update_on_kvstore"] is True and r["updaters"] == 1, r
+        assert r["update_on_kvstore"] is True and r["updaters"] == 1 and r["context_updater_states"] == 0, r
         assert list(r["state_bytes_per_context"].values()) == [full], r
     else:
         # An updater per context, each holding a full copy of the state.

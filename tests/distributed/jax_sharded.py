@@ -11,6 +11,8 @@ whether every sharding was kept, and the bytes of optimizer state each device ho
 
 from __future__ import annotations
 
+from typing import Any, NamedTuple
+
 import jax
 import jax.numpy as jnp
 import numpy as np
@@ -22,6 +24,7 @@ from jax.sharding import PartitionSpec as P
 import polyprop.backends.jax as polyprop_jax
 
 DEVICES = 8
+COLLECTIVES = ("all-gather", "all-reduce", "reduce-scatter", "all-to-all", "collective-permute")
 
 
 def loss_fn(params, x, y):
@@ -48,16 +51,25 @@ def spec_for(shape) -> P:
     return P()
 
 
-def train(opt, params, data, put_batch):
-    """STEPS steps from ``params``; the final params and state, the losses, the state's first shardings."""
+class Run(NamedTuple):
+    params: dict[str, jax.Array]
+    state: Any
+    trajectory: list[dict[str, np.ndarray]]
+    losses: list[float]
+    first_shardings: dict[str, Any]
+
+
+def train(opt, params, data, put_batch) -> Run:
+    """STEPS steps from ``params``, each batch placed by ``put_batch``."""
     step = make_train_step(opt)
     state = opt.init(params)
     first = {key: leaf.sharding for key, leaf in state_leaves(state).items()}
-    losses = []
+    trajectory, losses = [], []
     for x, y in data:
         params, state, loss = step(params, state, *put_batch(x, y))
+        trajectory.append(as_numpy(params))
         losses.append(float(loss))
-    return params, state, losses, first
+    return Run(params, state, trajectory, losses, first)
 
 
 def state_leaves(state) -> dict[str, jax.Array]:
@@ -97,9 +109,6 @@ def collectives(jitted, *args) -> list[str]:
     return sorted(op for op in COLLECTIVES if op in text)
 
 
-COLLECTIVES = ("all-gather", "all-reduce", "reduce-scatter", "all-to-all", "collective-permute")
-
-
 def main() -> None:
     assert jax.device_count() == DEVICES, jax.devices()
     assert jax.config.jax_enable_x64, "run with JAX_ENABLE_X64=1"
@@ -107,27 +116,25 @@ def main() -> None:
     opt = polyprop_jax.rmsprop(LEARNING_RATE, decay=0.9, centered=True, momentum=0.9)
 
     one = jax.devices()[0]
-    ref_params, ref_state, ref_losses, _ = train(
-        opt, jax.device_put(weights, one), data, lambda x, y: jax.device_put((x, y), one)
-    )
+    single = train(opt, jax.device_put(weights, one), data, lambda x, y: jax.device_put((x, y), one))
 
     mesh = Mesh(np.array(jax.devices()), ("fsdp",))
     specs = {k: spec_for(v.shape) for k, v in weights.items()}
     wanted = {k: NamedSharding(mesh, s) for k, s in specs.items()}
     rows = NamedSharding(mesh, P("fsdp"))
-    sharded_params = jax.device_put(weights, wanted)
-    params, state, losses, first = train(opt, sharded_params, data, lambda x, y: jax.device_put((x, y), rows))
+    run = train(opt, jax.device_put(weights, wanted), data, lambda x, y: jax.device_put((x, y), rows))
 
+    params, state = run.params, run.state
     leaves = state_leaves(state)
     param_of = {key: key.split(".", 1)[1] for key in leaves}
     emit({
         "devices": jax.device_count(),
         "specs": {k: str(s) for k, s in specs.items()},
-        "params_max_rel": max_rel_error(as_numpy(params), as_numpy(ref_params)),
-        "state_max_rel": max_rel_error(as_numpy(leaves), as_numpy(state_leaves(ref_state))),
-        "loss_max_rel": max_rel_error({"loss": losses}, {"loss": ref_losses}),
+        "params_max_rel": max(max_rel_error(a, b) for a, b in zip(run.trajectory, single.trajectory)),
+        "state_max_rel": max_rel_error(as_numpy(leaves), as_numpy(state_leaves(single.state))),
+        "loss_max_rel": max_rel_error({"loss": run.losses}, {"loss": single.losses}),
         "params_sharding_kept": all(params[k].sharding == wanted[k] for k in params),
-        "state_sharding_at_init": all(first[key] == wanted[param_of[key]] for key in first),
+        "state_sharding_at_init": all(run.first_shardings[key] == wanted[param_of[key]] for key in leaves),
         "state_sharding_kept": all(leaves[key].sharding == wanted[param_of[key]] for key in leaves),
         "params_local": all(holds_only_its_shard(params[k], specs[k]) for k in params),
         "state_local": all(holds_only_its_shard(leaves[key], specs[param_of[key]]) for key in leaves),
@@ -135,12 +142,12 @@ def main() -> None:
         # The optimizer is elementwise: on sharded grads and state it compiles to no
         # communication at all; the train step's collectives are the model's (FSDP).
         "update_collectives": collectives(jax.jit(opt.update), grads_like(params), state, params),
-        "train_step_collectives": collectives(make_train_step(opt), params, state, *data[0]),
+        "train_step_collectives": collectives(make_train_step(opt), params, state,
+                                              *jax.device_put(data[0], rows)),
         "state_bytes_full": sum(leaf.nbytes for leaf in leaves.values()),
-        "state_bytes_replicated": sum(leaf.nbytes for key, leaf in leaves.items()
-                                      if specs[param_of[key]] == P()),
+        "state_bytes_replicated": sum(leaf.nbytes for key, leaf in leaves.items() if specs[param_of[key]] == P()),
         "state_bytes_per_device": bytes_per_device(leaves.values()),
-        "losses": [losses[0], losses[-1]],
+        "losses": [run.losses[0], run.losses[-1]],
     })
 
 

@@ -133,6 +133,7 @@ def run_dtype(dtype: str) -> tuple[dict, dict]:
             "params_max_rel": trajectory_difference(run, single),
             "state_max_rel": state_difference(trainer, single["trainer"]),
             "updaters": len(updaters(trainer)),
+            "context_updater_states": sum(len(u.states) for u in trainer._updaters),
             "state_bytes_per_context": bytes_per_context(arrays),
             "state_dtype": sorted({np.dtype(a.dtype).name for a in arrays}),
         }

@@ -53,6 +53,7 @@ class Trajectory(keras.callbacks.Callback):
 
 
 def fit(model: keras.Sequential) -> dict:
+    """One epoch of STEPS global batches, in order; the trajectory, losses and optimizer state."""
     data = batches("float64")
     x, y = np.concatenate([b[0] for b in data]), np.concatenate([b[1] for b in data])
     trajectory = Trajectory()
@@ -95,10 +96,8 @@ def main() -> None:
     with tf.device(devices[0]):
         single = fit(build_model())
     strategy = tf.distribute.MirroredStrategy(devices)
-    with strategy.scope():
-        mirrored = fit(model := build_model())
-    with strategy.scope():
-        mirrored["state_bytes_per_device"] = bytes_per_device(optimizer_state(model).values())
+    with strategy.scope():  # the model, its optimizer and the state-bytes count inside the strategy
+        mirrored = fit(build_model())
     emit({
         "replicas": strategy.num_replicas_in_sync,
         "steps": [single["steps"], mirrored["steps"]],

@@ -79,8 +79,8 @@ def train(model: torch.nn.Module, params: torch.nn.Module, rows: slice) -> dict:
         "param_type": sorted({type(p).__name__ for p in params.parameters()}),
         "state_bytes_here": sum(local_bytes(v) for v in leaves.values()),
         "state_placed_like_params": all(
-            getattr(s[key], "placements", None) == getattr(p, "placements", None)
-            for (name, p), s in zip(params.named_parameters(), state.values()) for key in STATE_KEYS
+            getattr(opt.state[p][key], "placements", None) == getattr(p, "placements", None)
+            for p in params.parameters() for key in STATE_KEYS
         ),
     }
 
