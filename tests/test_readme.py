@@ -30,3 +30,16 @@ def test_the_two_commands_exist_and_ci_runs_the_test_command():
     assert re.search(r"^test: setup", makefile, flags=re.M)
     ci = (ROOT / ".ci" / "run").read_text()
     assert re.search(r"^make test$", ci, flags=re.M)
+
+
+def test_scaling_out_examples_run_as_written(tmp_path):
+    """The "Scaling out" scripts, each saved under its name and run as the README says."""
+    for name in ("torch", "tensorflow", "jax", "mxnet"):
+        require_backend(name)
+    files = dict(re.findall(r"```python file=(\S+)\n(.*?)```", README, flags=re.S))
+    assert set(files) == {"scale_jax.py", "scale_torch.py", "scale_tf.py", "scale_mxnet.py"}
+    torchrun = [sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc-per-node=2"]
+    for name, code in files.items():
+        (tmp_path / name).write_text(code)
+        command = [*torchrun, name] if name == "scale_torch.py" else [sys.executable, name]
+        subprocess.run(command, check=True, cwd=tmp_path, capture_output=True, text=True, timeout=300)
