@@ -48,6 +48,10 @@ def square(x: np.ndarray) -> np.ndarray:
 
 
 def cast(x: np.ndarray, dtype: str) -> np.ndarray:
+    if dtype == "bfloat16":  # NumPy knows bfloat16 through ml_dtypes (it comes with JAX and TensorFlow)
+        import ml_dtypes
+
+        return np.asarray(x).astype(ml_dtypes.bfloat16)
     return np.asarray(x).astype(dtype)
 
 

@@ -61,7 +61,7 @@ def save(
         if tree is None:
             continue
         fields.append(name)
-        _, state_keys, state_leaves = _leaves(tree)
+        _, state_keys, state_leaves = _leaves(tree, f"state.{name}")
         if state_keys != keys:
             raise CheckpointError(f"state.{name} has keys {state_keys}, params has {keys}")
         for i, leaf in enumerate(state_leaves):
@@ -136,15 +136,15 @@ def load(
     return params, state, config
 
 
-def _leaves(tree: Params) -> tuple[str, list[Any], list[Any]]:
+def _leaves(tree: Params, name: str = "params") -> tuple[str, list[Any], list[Any]]:
     if isinstance(tree, Mapping):
         keys = list(tree)
         if not all(isinstance(k, str) for k in keys):
-            raise CheckpointError(f"dict keys must be strings to be saved, got {keys}")
+            raise CheckpointError(f"{name}: dict keys must be strings to be saved, got {keys}")
         return "dict", keys, [tree[k] for k in keys]
     if isinstance(tree, (list, tuple)):
         return type(tree).__name__, list(range(len(tree))), list(tree)
-    raise CheckpointError(f"params must be a list, tuple or dict of tensors, got {type(tree).__name__}")
+    raise CheckpointError(f"{name} must be a list, tuple or dict of tensors, got {type(tree).__name__}")
 
 
 def _config_to_json(config: RMSPropConfig) -> dict[str, Any]:

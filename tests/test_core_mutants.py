@@ -129,6 +129,7 @@ def test_mxnet_preset_uses_gamma2_as_momentum_only_when_centered():
         momentum=f32(0.8), lr_inside_momentum=True, weight_decay=f32(0.01),
     )
     assert presets.mxnet(gamma2=0.8, centered=False).momentum == 0.0
+    assert presets.mxnet(centered=True).momentum == f32(0.9)  # gamma2's default
 
 
 def test_optax_preset_defaults_and_arguments():
@@ -148,6 +149,7 @@ def test_optax_preset_defaults_and_arguments():
 
 def test_d2l_preset_is_the_chapter_code():
     assert presets.d2l(0.4, 0.9) == RMSPropConfig(learning_rate=0.4, decay=0.9, eps=1e-6, eps_in_sqrt=True)
+    assert presets.d2l(0.1, 0.5) == RMSPropConfig(learning_rate=0.1, decay=0.5, eps=1e-6, eps_in_sqrt=True)
 
 
 @pytest.mark.parametrize("value", [0.1, 1e-10, 0.9, 0.001, 1.0, 0.0, 3.0e38])
@@ -675,7 +677,7 @@ def test_save_names_what_cannot_be_saved(tmp_path):
     params = {1: np.ones(2)}
     with pytest.raises(CheckpointError) as excinfo:
         polyprop.save(tmp_path / "c.npz", params, polyprop.init(params, config), config)
-    assert message(excinfo) == "dict keys must be strings to be saved, got [1]"
+    assert message(excinfo) == "params: dict keys must be strings to be saved, got [1]"
 
     params = {"w": np.ones(2)}
     state = polyprop.init(params, config)._replace(nu={"v": np.ones(2)})
