@@ -142,8 +142,8 @@ def to_numpy(x: mx.nd.NDArray) -> np.ndarray:
 
 @_np_shape
 def from_numpy(array: np.ndarray) -> mx.nd.NDArray:
-    if array.dtype.name not in ("float16", "float32", "float64") and array.dtype.kind == "f":
-        raise TypeError(f"MXNet 1.9.1 has no {array.dtype.name} NDArray; use float16, float32 or float64")
+    if array.dtype.name == "bfloat16":
+        raise TypeError("MXNet 1.9.1 has no bfloat16 NDArray; use float16, float32 or float64")
     return mx.nd.array(array, dtype=array.dtype)
 
 
