@@ -225,3 +225,75 @@ mx.optimizer.Optimizer.opt_registry["polyprop_rmsprop"] = RMSProp
 def _f32(value: float) -> float:
     return float(np.float32(value))
 
+
+
+def compile_update(config: Any, update: Any, plain: Any) -> Any:
+    """The fast path (polyprop.fast): MXNet's own fused kernels, where they compute this config.
+
+    ``mx.nd.rmsprop_update`` (plain) and ``mx.nd.rmspropalex_update`` (centered,
+    momentum with the learning rate inside) take every scalar as a C++ float, so
+    they are used only on float32 tensors and when every scalar is exactly a
+    float32 (as :func:`polyprop.presets.mxnet` makes them): then they compute the
+    same numbers as ``update_leaf``.  Anything else (another dtype, a scalar that
+    float32 would round, a schedule's value that would) takes the plain path.
+    Returns None when no kernel computes the config at all.
+    """
+    kernel = _fused_kernel(config)
+    if kernel is None:
+        return None
+
+    def apply(gs: list[Any], leaves: Any, hyper: Any) -> Any:
+        usable = _float32_exact(hyper.lr, hyper.decay) and all(
+            x.dtype == np.float32 and g.dtype == np.float32 and leaves.nu[i].dtype == np.float32
+            for i, (x, g) in enumerate(zip(leaves.x, gs))
+        )
+        if not usable:
+            return plain(gs, leaves, hyper)
+        for i, (x, g) in enumerate(zip(leaves.x, gs)):
+            if x.shape == ():  # the kernels infer shapes only under NumPy shape semantics
+                with mx.util.np_shape(True):
+                    kernel(x, g, leaves, i, float(hyper.lr), float(hyper.decay))
+            else:
+                kernel(x, g, leaves, i, float(hyper.lr), float(hyper.decay))
+        return leaves
+
+    apply.path = f"mx.nd.{kernel.__name__} (fused kernel, in place)"  # type: ignore[attr-defined]
+    return apply
+
+
+def _fused_kernel(config: Any) -> Any:
+    """``kernel(x, g, leaves, i, lr, decay)`` updating tensor ``i`` in place, or None."""
+    if (
+        config.bias_correction
+        or config.maximize
+        or config.decoupled_weight_decay
+        or not config.eps_in_sqrt
+        or config.state_dtype is not None
+        or not _float32_exact(config.eps, config.weight_decay, config.momentum)
+    ):
+        return None
+    scalars = {"epsilon": config.eps, "wd": config.weight_decay}
+
+    def rmsprop_update(x: Any, g: Any, leaves: Any, i: int, lr: float, decay: float) -> None:
+        mx.nd.rmsprop_update(x, g, leaves.nu[i], out=x, lr=lr, gamma1=decay, **scalars)
+
+    def rmspropalex_update(x: Any, g: Any, leaves: Any, i: int, lr: float, decay: float) -> None:
+        # The kernel keeps delta = -m (delta = gamma2 delta - lr u; w += delta); negation is exact.
+        delta = leaves.m[i]
+        delta *= -1.0
+        mx.nd.rmspropalex_update(
+            x, g, leaves.nu[i], leaves.mu[i], delta, out=x,
+            lr=lr, gamma1=decay, gamma2=config.momentum, **scalars,
+        )
+        delta *= -1.0
+
+    if not config.centered:
+        return rmsprop_update if config.momentum == 0 else None
+    if config.momentum > 0 and config.lr_inside_momentum and not config.nesterov:
+        return rmspropalex_update
+    return None
+
+
+def _float32_exact(*values: Any) -> bool:
+    """Every value is a number that a C++ float holds exactly."""
+    return all(isinstance(v, (int, float)) and float(np.float32(v)) == v for v in values)

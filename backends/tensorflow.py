@@ -221,3 +221,45 @@ def _keras_config(optimizer: Any) -> Any:
         weight_decay=optimizer.weight_decay,
     )
 
+
+
+def compile_update(config: Any, update: Any, plain: Any) -> Any:
+    """The fast path (polyprop.fast): ``tf.function(jit_compile=True)`` over every tensor.
+
+    The per-step scalars enter as float64 tensors, so schedules never retrace;
+    XLA fuses each tensor's update into one loop.  Results are new tensors, as
+    on the plain path.
+    """
+    from polyprop.rmsprop import Leaves
+
+    module = sys.modules[__name__]
+
+    def apply_all(xs: list[Any], nus: list[Any], mus: Any, ms: Any, gs: list[Any], hyper: Any) -> Any:
+        out = [
+            update(
+                module, x, g, nus[i], None if mus is None else mus[i], None if ms is None else ms[i], hyper
+            )
+            for i, (x, g) in enumerate(zip(xs, gs))
+        ]
+        return (
+            [leaf.x for leaf in out],
+            [leaf.nu for leaf in out],
+            None if mus is None else [leaf.mu for leaf in out],
+            None if ms is None else [leaf.m for leaf in out],
+        )
+
+    compiled = tf.function(apply_all, jit_compile=True, reduce_retracing=True)
+
+    def apply(gs: list[Any], leaves: Any, hyper: Any) -> Any:
+        h = type(hyper)(*(None if v is None else _float64(v) for v in hyper))
+        return Leaves(*compiled(leaves.x, leaves.nu, leaves.mu, leaves.m, gs, h))
+
+    apply.path = "tf.function(jit_compile=True)"  # type: ignore[attr-defined]
+    return apply
+
+
+def _float64(value: Any) -> tf.Tensor:
+    """A scalar as a float64 tensor (a Python float converted directly, never through float32)."""
+    if isinstance(value, (tf.Tensor, tf.Variable)):
+        return tf.cast(value, tf.float64)
+    return tf.constant(float(value), dtype=tf.float64)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import sys
+import types
 from typing import Any
 
 import numpy as np
@@ -266,3 +267,78 @@ def _single_group(optimizer: torch.optim.Optimizer) -> dict[str, Any]:
             "parameter groups; save each group's optimizer separately"
         )
     return optimizer.param_groups[0]
+
+
+def compile_update(config: Any, update: Any, plain: Any) -> Any:
+    """The fast path (polyprop.fast): ``torch.compile`` of the neutral update, written in place.
+
+    Each tensor is viewed as 1-D, so one compiled loop (dynamic length) serves
+    every shape of a dtype; the per-step scalars enter as float64 0-d tensors, so
+    a schedule never triggers a recompile.  Inductor fuses the whole update into
+    one pass: read x, g, nu (mu, m), write them back.
+    """
+    module = sys.modules[__name__]
+
+    def update_in_place(x: Any, g: Any, nu: Any, mu: Any, m: Any, hyper: Any) -> None:
+        leaf = update(module, x, g, nu, mu, m, hyper)
+        x.copy_(leaf.x)
+        nu.copy_(leaf.nu)
+        if mu is not None:
+            mu.copy_(leaf.mu)
+        if m is not None:
+            m.copy_(leaf.m)
+
+    # Dynamo caches compiled code per code object, at most 8 entries each: give every
+    # executor (one per config) a code object of its own so configs never evict each other.
+    compiled = torch.compile(_own_code(update_in_place), dynamic=True)
+
+    def apply(gs: list[Any], leaves: Any, hyper: Any) -> Any:
+        if not all(_flat_view_ok(x, g, leaves, i) for i, (x, g) in enumerate(zip(leaves.x, gs))):
+            return plain(gs, leaves, hyper)
+        with torch.no_grad():
+            for i, (x, g) in enumerate(zip(leaves.x, gs)):
+                device = x.device
+                h = type(hyper)(*(None if v is None else _hyper_tensor(v, device) for v in hyper))
+                compiled(
+                    x.view(-1),
+                    g.reshape(-1),
+                    leaves.nu[i].view(-1),
+                    None if leaves.mu is None else leaves.mu[i].view(-1),
+                    None if leaves.m is None else leaves.m[i].view(-1),
+                    h,
+                )
+        return leaves
+
+    apply.path = "torch.compile (in place)"  # type: ignore[attr-defined]
+    return apply
+
+
+def _own_code(function: Any) -> Any:
+    """A copy of ``function`` with a code object of its own (same body, closure and globals)."""
+    global _EXECUTORS_BUILT
+    _EXECUTORS_BUILT += 1
+    name = f"{function.__name__}_{_EXECUTORS_BUILT}"
+    code = function.__code__.replace(co_name=name, co_qualname=name)
+    return types.FunctionType(code, function.__globals__, name, function.__defaults__, function.__closure__)
+
+
+_EXECUTORS_BUILT = 0
+
+
+def _hyper_tensor(value: Any, device: Any) -> torch.Tensor:
+    if isinstance(value, torch.Tensor):
+        return value.to(device=device, dtype=torch.float64)
+    return torch.tensor(float(value), dtype=torch.float64, device=device)
+
+
+def _flat_view_ok(x: torch.Tensor, g: torch.Tensor, leaves: Any, i: int) -> bool:
+    """Float32/float64 buffers updatable in place through 1-D views (contiguous, not DTensors).
+
+    (Inductor computes float16 and bfloat16 in float32, which would change the
+    rounding of every intermediate; those take the plain path.)
+    """
+    buffers = [x, leaves.nu[i]] + [s[i] for s in (leaves.mu, leaves.m) if s is not None]
+    return x.dtype in (torch.float32, torch.float64) and all(
+        type(b) in (torch.Tensor, torch.nn.Parameter) and b.is_contiguous() and b.dtype == x.dtype
+        for b in buffers
+    )

@@ -16,6 +16,7 @@ from . import presets
 from .backends import BACKENDS, available_backends
 from .checkpoint import CheckpointError, load, save
 from .config import RMSPropConfig
+from .fast import fast_path, fast_step
 from .ops import OPS_NAMES, Ops
 from .rmsprop import RMSPropState, init, step
 from .selection import current_backend, get_ops, infer_backend, use_backend
@@ -31,6 +32,8 @@ __all__ = [
     "RMSPropState",
     "available_backends",
     "current_backend",
+    "fast_path",
+    "fast_step",
     "get_ops",
     "infer_backend",
     "init",

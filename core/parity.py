@@ -19,6 +19,7 @@ from typing import Any, NamedTuple
 import numpy as np
 
 from .config import RMSPropConfig
+from .fast import fast_step
 from .ops import Ops
 from .rmsprop import Params, RMSPropState, init, step
 from .selection import get_ops
@@ -115,15 +116,19 @@ def state_leaves(state: RMSPropState) -> Iterator[tuple[str, Any]]:
 
 
 def trajectory(
-    backend: Ops | str, config: RMSPropConfig, problem: Problem
+    backend: Ops | str, config: RMSPropConfig, problem: Problem, fast: bool = False
 ) -> list[dict[str, list[np.ndarray]]]:
-    """Every step's parameters and state leaves, as NumPy arrays, on ``backend``."""
+    """Every step's parameters and state leaves, as NumPy arrays, on ``backend``.
+
+    ``fast=True`` steps with :func:`polyprop.fast_step` (the backend's fast path).
+    """
     ops = get_ops(backend)
+    step_fn = fast_step if fast else step
     params: Params = [ops.from_numpy(p) for p in problem.params]
     state = init(params, config, ops)
     snapshots = []
     for grads in problem.grads:
-        params, state = step(params, [ops.from_numpy(g) for g in grads], state, config, ops)
+        params, state = step_fn(params, [ops.from_numpy(g) for g in grads], state, config, ops)
         snapshot = {"params": [ops.to_numpy(p) for p in params]}
         for name, leaves in state_leaves(state):
             snapshot[name] = [ops.to_numpy(leaf) for leaf in leaves]

@@ -8,6 +8,7 @@ or chosen by :func:`polyprop.get_ops` from the tensors themselves.
 
 from __future__ import annotations
 
+import functools
 import numbers
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any, NamedTuple
@@ -48,12 +49,15 @@ def init(params: Params, config: RMSPropConfig, ops: Ops | str | None = None) ->
     if config.state_dtype is not None:
         xs = [ops.cast(x, config.state_dtype) for x in xs]
     nu = [ops.full_like(x, config.initial_scale) for x in xs]
-    zeros = [ops.zeros_like(x) for x in xs]
+
+    def zeros() -> Params:  # a buffer of its own for each leaf: fast_step writes them in place
+        return _unflatten(params, keys, [ops.zeros_like(x) for x in xs])
+
     return RMSPropState(
         count=0,
         nu=_unflatten(params, keys, nu),
-        mu=_unflatten(params, keys, zeros) if config.centered else None,
-        momentum=_unflatten(params, keys, zeros) if config.momentum > 0 else None,
+        mu=zeros() if config.centered else None,
+        momentum=zeros() if config.momentum > 0 else None,
     )
 
 
@@ -72,6 +76,50 @@ def step(
     naming the offending one.
     """
     ops = get_ops(ops, params, grads)
+    return run_step(params, grads, state, config, ops, functools.partial(apply_each, ops, config))
+
+
+class Hyper(NamedTuple):
+    """The scalars of one step, computed in Python (float64) before any rounding."""
+
+    lr: Any
+    decay: Any
+    keep: Any
+    """``1 - decay``, the weight of the new squared gradient."""
+    correction: Any
+    """``1 - decay**(count + 1)`` with ``bias_correction``, else None."""
+
+
+class Leaves(NamedTuple):
+    """Per-tensor lists of one step's inputs or results (mu, m: None when unused)."""
+
+    x: list[Tensor]
+    nu: list[Tensor]
+    mu: list[Tensor] | None
+    m: list[Tensor] | None
+
+
+Apply = Callable[[list[Tensor], Leaves, Hyper], Leaves]
+"""Runs the update on every tensor that has a gradient: ``(grads, leaves, hyper) -> new leaves``."""
+
+
+def hyperparameters(config: RMSPropConfig, count: int) -> Hyper:
+    """The learning rate, decay and bias correction of the step after ``count`` steps."""
+    lr = _resolve(config.learning_rate, count, check_learning_rate)
+    decay = _resolve(config.decay, count, lambda v: check_decay(v, config.allow_unit_decay))
+    correction = 1 - decay ** (count + 1) if config.bias_correction else None
+    return Hyper(lr, decay, 1 - decay, correction)
+
+
+def run_step(
+    params: Params,
+    grads: Params,
+    state: RMSPropState,
+    config: RMSPropConfig,
+    ops: Ops,
+    apply: Apply,
+) -> tuple[Params, RMSPropState]:
+    """:func:`step` with the per-tensor work done by ``apply`` (plain or a backend's fast path)."""
     keys, xs = _flatten(params, "params")
     gs = _matching_leaves(grads, params, keys, "grads")
     nus = _matching_leaves(state.nu, params, keys, "state.nu")
@@ -90,33 +138,23 @@ def step(
             )
         if bad is not None:
             return params, state._replace(skipped=state.skipped + 1)
-    lr = _resolve(config.learning_rate, state.count, check_learning_rate)
-    decay = _resolve(
-        config.decay, state.count, lambda v: check_decay(v, config.allow_unit_decay)
-    )
-    correction = 1 - decay ** (state.count + 1) if config.bias_correction else None
+    hyper = hyperparameters(config, state.count)
 
+    live = [i for i, g in enumerate(gs) if g is not None]
+
+    def pick(leaves: list[Any] | None) -> list[Any] | None:
+        return None if leaves is None else [leaves[i] for i in live]
+
+    new = apply(
+        [gs[i] for i in live], Leaves([xs[i] for i in live], [nus[i] for i in live], pick(mus), pick(ms)), hyper
+    )
     new_x, new_nu, new_mu, new_m = list(xs), list(nus), list(mus or ()), list(ms or ())
-    for i, (x, g) in enumerate(zip(xs, gs)):
-        if g is None:
-            continue
-        leaf = _update_leaf(
-            ops,
-            config,
-            x,
-            g,
-            nus[i],
-            mus[i] if mus is not None else None,
-            ms[i] if ms is not None else None,
-            lr,
-            decay,
-            correction,
-        )
-        new_x[i], new_nu[i] = leaf.x, leaf.nu
-        if mus is not None:
-            new_mu[i] = leaf.mu
-        if ms is not None:
-            new_m[i] = leaf.m
+    for j, i in enumerate(live):
+        new_x[i], new_nu[i] = new.x[j], new.nu[j]
+        if new.mu is not None:
+            new_mu[i] = new.mu[j]
+        if new.m is not None:
+            new_m[i] = new.m[j]
     new_state = RMSPropState(
         count=state.count + 1,
         nu=_unflatten(params, keys, new_nu),
@@ -125,6 +163,29 @@ def step(
         skipped=state.skipped,
     )
     return _unflatten(params, keys, new_x), new_state
+
+
+def apply_each(ops: Ops, config: RMSPropConfig, gs: list[Tensor], leaves: Leaves, hyper: Hyper) -> Leaves:
+    """The plain path: :func:`update_leaf` on each tensor, out of place."""
+    out = [
+        update_leaf(
+            ops,
+            config,
+            x,
+            g,
+            leaves.nu[i],
+            None if leaves.mu is None else leaves.mu[i],
+            None if leaves.m is None else leaves.m[i],
+            hyper,
+        )
+        for i, (x, g) in enumerate(zip(leaves.x, gs))
+    ]
+    return Leaves(
+        [leaf.x for leaf in out],
+        [leaf.nu for leaf in out],
+        None if leaves.mu is None else [leaf.mu for leaf in out],
+        None if leaves.m is None else [leaf.m for leaf in out],
+    )
 
 
 def _check_leaves(
@@ -156,14 +217,16 @@ def _first_nonfinite(ops: Ops, keys: list[Any], gs: list[Any]) -> Any:
     return None
 
 
-class _Leaf(NamedTuple):
+class Leaf(NamedTuple):
+    """One tensor's new parameter and state."""
+
     x: Tensor
     nu: Tensor
     mu: Tensor | None
     m: Tensor | None
 
 
-def _update_leaf(
+def update_leaf(
     ops: Ops,
     config: RMSPropConfig,
     x: Tensor,
@@ -171,11 +234,13 @@ def _update_leaf(
     nu: Tensor,
     mu: Tensor | None,
     m: Tensor | None,
-    lr: Any,
-    decay: Any,
-    correction: Any,
-) -> _Leaf:
+    hyper: Hyper,
+) -> Leaf:
     """The update of one tensor; the formulas are those of RMSPropConfig's docstring.
+
+    This is the single definition of the mathematics: the plain path calls it on
+    each tensor, and the backends' fast paths (:mod:`polyprop.fast`) trace or
+    compile this same function.
 
     With ``state_dtype`` the parameter and gradient are cast to it, the update is
     computed there, and only the new parameter is cast back.
@@ -188,6 +253,7 @@ def _update_leaf(
     def c(value: Any) -> Tensor:
         return ops.scalar(value, like=x)
 
+    lr, decay, correction = hyper.lr, hyper.decay, hyper.correction
     if config.maximize:
         g = ops.mul(c(-1.0), g)
     if config.weight_decay:
@@ -195,10 +261,10 @@ def _update_leaf(
             x = ops.sub(x, ops.mul(ops.mul(x, c(config.weight_decay)), c(lr)))
         else:
             g = ops.add(g, ops.mul(c(config.weight_decay), x))
-    nu = ops.add(ops.mul(c(decay), nu), ops.mul(c(1 - decay), ops.square(g)))
+    nu = ops.add(ops.mul(c(decay), nu), ops.mul(c(hyper.keep), ops.square(g)))
     var = nu if correction is None else ops.div(nu, c(correction))
     if mu is not None:
-        mu = ops.add(ops.mul(c(decay), mu), ops.mul(c(1 - decay), g))
+        mu = ops.add(ops.mul(c(decay), mu), ops.mul(c(hyper.keep), g))
         mean = mu if correction is None else ops.div(mu, c(correction))
         var = ops.sub(var, ops.square(mean))
     if config.eps_in_sqrt:
@@ -221,7 +287,7 @@ def _update_leaf(
     new_x = ops.sub(x, delta)
     if param_dtype is not None:
         new_x = ops.cast(new_x, param_dtype)
-    return _Leaf(new_x, nu, mu, m)
+    return Leaf(new_x, nu, mu, m)
 
 
 def _resolve(value: Any, count: Any, check: Callable[[Any], float]) -> Any:

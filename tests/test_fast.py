@@ -1,0 +1,207 @@
+"""polyprop.fast_step: each backend's fast path follows the plain path's trajectory.
+
+The fast paths (numexpr, torch.compile, MXNet's fused kernels, XLA through
+tf.function and jax.jit) execute the same ``update_leaf``; here they are run
+against the plain path on the same backend and against the NumPy reference,
+parameters and every state leaf after every step, with the parity tolerances.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+import polyprop
+from conftest import require_backend
+from polyprop import expression, parity, rmsprop
+from polyprop.parity import TOLERANCES, VARIANTS
+
+STEPS = 40
+DTYPES = ("float32", "float64")
+
+# torch.compile costs seconds per config and dtype, so torch gets a covering subset.
+FAST_MATRIX = {
+    "numpy": tuple(VARIANTS),
+    "jax": tuple(VARIANTS),
+    "tensorflow": ("plain", "eps_outside_sqrt", "centered", "nesterov_lr_outside", "schedules", "everything"),
+    "torch": ("plain", "schedules", "everything"),
+}
+
+MXNET_CONFIGS = {
+    "mxnet": polyprop.presets.mxnet(learning_rate=0.01, gamma1=0.9),
+    "mxnet_wd": polyprop.presets.mxnet(learning_rate=0.01, gamma1=0.95, wd=0.01),
+    "mxnet_centered": polyprop.presets.mxnet(learning_rate=0.001, gamma1=0.9, gamma2=0.5, centered=True, wd=0.01),
+}
+
+
+def _fast_vs_plain(backend, config, dtype):
+    problem = parity.random_problem(STEPS, dtype)
+    fast = parity.trajectory(backend, config, problem, fast=True)
+    plain = parity.trajectory(backend, config, problem)
+    reference = parity.trajectory("numpy", config, problem)
+    return parity.compare(fast, plain), parity.compare(fast, reference)
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+@pytest.mark.parametrize(
+    "backend,variant", [(b, v) for b, variants in FAST_MATRIX.items() for v in variants]
+)
+def test_fast_path_follows_the_plain_trajectory(backend, variant, dtype):
+    require_backend(backend)
+    config = VARIANTS[variant]
+    assert polyprop.fast_path(config, backend) != "plain"
+    versus_plain, versus_numpy = _fast_vs_plain(backend, config, dtype)
+    assert versus_plain.max_rel <= TOLERANCES[dtype], versus_plain
+    assert versus_numpy.max_rel <= TOLERANCES[dtype], versus_numpy
+    if backend == "numpy":  # numexpr evaluates the very same operations, in the same order
+        assert versus_plain.max_abs == 0.0, versus_plain
+
+
+@pytest.mark.parametrize("name", sorted(MXNET_CONFIGS))
+def test_mxnet_fused_kernels_follow_the_plain_trajectory(name):
+    require_backend("mxnet")
+    config = MXNET_CONFIGS[name]
+    kernel = "rmspropalex_update" if config.centered else "rmsprop_update"
+    assert polyprop.fast_path(config, "mxnet") == f"mx.nd.{kernel} (fused kernel, in place)"
+    versus_plain, versus_numpy = _fast_vs_plain("mxnet", config, "float32")
+    assert versus_plain.max_rel <= TOLERANCES["float32"], versus_plain
+    assert versus_numpy.max_rel <= TOLERANCES["float32"], versus_numpy
+    if not config.centered:  # the same operations in the same order: the same bits
+        assert versus_plain.max_abs == 0.0, versus_plain
+
+
+def test_mxnet_kernel_is_used_and_skipped_exactly_when_it_computes_the_config(monkeypatch):
+    require_backend("mxnet")
+    from polyprop.backends import mxnet as pmx
+
+    calls = []
+    original = pmx.mx.nd.rmsprop_update
+    monkeypatch.setattr(pmx.mx.nd, "rmsprop_update", lambda *a, **k: calls.append(k) or original(*a, **k))
+    config = MXNET_CONFIGS["mxnet"]
+    params = [pmx.from_numpy(np.ones((2, 3), np.float32))]
+    grads = [pmx.from_numpy(np.full((2, 3), 0.5, np.float32))]
+    state = polyprop.init(params, config)
+    params, state = polyprop.fast_step(params, grads, state, config)
+    assert len(calls) == 1 and calls[0]["gamma1"] == config.decay and calls[0]["lr"] == config.learning_rate
+    # a learning rate float32 would round: the plain path, same numbers as polyprop.step
+    rounded = config.replace(learning_rate=lambda count: 0.1)
+    params64 = [pmx.from_numpy(np.ones(4, np.float64))]
+    for cfg, ps in ((rounded, params), (config, params64)):
+        fast, _ = polyprop.fast_step(ps, [p * 0.5 for p in ps], polyprop.init(ps, cfg), cfg)
+        assert len(calls) == 1
+    assert polyprop.fast_path(polyprop.RMSPropConfig(learning_rate=0.01, decay=0.9), "mxnet") == "plain"
+    assert polyprop.fast_path(config.replace(centered=True, momentum=0.0), "mxnet") == "plain"
+
+
+@pytest.mark.parametrize("backend", ["numpy", "torch", "mxnet"])
+def test_in_place_backends_update_the_given_buffers_and_never_the_gradients(backend):
+    require_backend(backend)
+    ops = polyprop.get_ops(backend)
+    config = polyprop.presets.mxnet(learning_rate=0.01, gamma1=0.9, gamma2=0.5, centered=True)
+    if backend != "mxnet":
+        config = config.replace(nesterov=True)
+    rng = np.random.default_rng(3)
+    start = [rng.standard_normal((4, 5)).astype(np.float32), rng.standard_normal(3).astype(np.float32)]
+    grad_values = [rng.standard_normal(a.shape).astype(np.float32) for a in start]
+    params = [ops.from_numpy(a) for a in start]
+    grads = [ops.from_numpy(a) for a in grad_values]
+    state = polyprop.init(params, config)
+    buffers = [*params, *state.nu, *state.mu, *state.momentum]
+    new_params, new_state = polyprop.fast_step(params, grads, state, config)
+    assert all(a is b for a, b in zip([*new_params, *new_state.nu, *new_state.mu, *new_state.momentum], buffers))
+    assert new_state.count == 1
+    expected, _ = polyprop.step([ops.from_numpy(a) for a in start], grads, polyprop.init(params, config), config)
+    for got, want in zip(new_params, expected):
+        np.testing.assert_allclose(ops.to_numpy(got), ops.to_numpy(want), rtol=1e-6, atol=1e-7)
+    assert not np.array_equal(ops.to_numpy(new_params[0]), start[0])
+    for grad, value in zip(grads, grad_values):
+        np.testing.assert_array_equal(ops.to_numpy(grad), value)
+
+
+def test_init_gives_every_state_leaf_a_buffer_of_its_own():
+    config = polyprop.RMSPropConfig(learning_rate=0.01, centered=True, momentum=0.9)
+    state = polyprop.init([np.zeros(3), np.zeros(2)], config)
+    leaves = [*state.nu, *state.mu, *state.momentum]
+    assert len({id(leaf) for leaf in leaves}) == len(leaves) == 6
+
+
+def test_fast_step_keeps_steps_checks_and_skips_of_step():
+    config = polyprop.RMSPropConfig(learning_rate=0.1, decay=0.9, eps=1e-6, nonfinite="skip")
+    params = {"w": np.ones(3), "b": np.full(2, 2.0)}
+    state = polyprop.init(params, config)
+    params, state = polyprop.fast_step(params, {"w": np.array([np.nan, 1, 1]), "b": np.ones(2)}, state, config)
+    assert state.skipped == 1 and state.count == 0
+    np.testing.assert_array_equal(params["w"], np.ones(3))
+    params, state = polyprop.fast_step(params, {"w": None, "b": np.ones(2)}, state, config)
+    np.testing.assert_array_equal(params["w"], np.ones(3))  # no gradient: untouched
+    # nu = 0.1, x = 2 - 0.1 * 1 / sqrt(0.1 + 1e-6)
+    np.testing.assert_allclose(params["b"], 2 - 0.1 / np.sqrt(0.1 + 1e-6), rtol=1e-15)
+    np.testing.assert_allclose(state.nu["b"], 0.1, rtol=1e-15)
+    with pytest.raises(ValueError, match=r"grads\['b'\]"):
+        polyprop.fast_step(params, {"w": np.ones(3), "b": np.ones(3)}, state, config)
+
+
+def test_numpy_fast_path_falls_back_where_numexpr_cannot_follow():
+    config = polyprop.RMSPropConfig(learning_rate=0.01, decay=0.9, eps=1e-3)
+    assert polyprop.fast_path(config, "numpy").startswith("numexpr")
+    assert polyprop.fast_path(config.replace(state_dtype="float32"), "numpy") == "plain"
+    params = [np.full(4, 1.5, np.float16)]
+    grads = [np.full(4, 0.25, np.float16)]
+    fast, fast_state = polyprop.fast_step([p.copy() for p in params], grads, polyprop.init(params, config), config)
+    plain, plain_state = polyprop.step(params, grads, polyprop.init(params, config), config)
+    assert fast[0].dtype == np.float16
+    np.testing.assert_array_equal(fast[0], plain[0])
+    np.testing.assert_array_equal(fast_state.nu[0], plain_state.nu[0])
+
+
+def test_traced_expressions_are_the_documented_formula():
+    config = polyprop.presets.torch(lr=0.01, alpha=0.99, eps=1e-8)
+    program = expression.trace(
+        lambda ops, *leaf: rmsprop.update_leaf(ops, config, *leaf), False, False, False
+    )
+    assert program.outputs == [
+        ("nu", "((decay * nu) + (keep * (g * g)))"),
+        ("x", "(x - (lr * (g / (sqrt(nu) + k0))))"),
+    ]
+    assert program.constants == {"k0": 1e-8}
+    assert program.hyper == ("lr", "decay", "keep")
+    with pytest.raises(expression.Untraceable, match="cast to float32"):
+        expression.trace(
+            lambda ops, *leaf: rmsprop.update_leaf(ops, config.replace(state_dtype="float32"), *leaf),
+            False, False, False,
+        )
+
+
+def test_tracer_refuses_an_update_that_reads_an_overwritten_buffer():
+    def reads_old_nu(ops, x, g, nu, mu, m, hyper):
+        new_nu = ops.add(nu, ops.square(g))
+        return rmsprop.Leaf(ops.sub(x, nu), new_nu, None, None)  # x reads the *old* nu
+
+    with pytest.raises(expression.Untraceable, match=r"x reads the old \['nu'\]"):
+        expression.trace(reads_old_nu, False, False, False)
+
+
+def test_torch_fast_path_compiles_once_for_a_schedule_and_many_shapes():
+    require_backend("torch")
+    import torch
+    from torch._dynamo.utils import counters
+
+    config = polyprop.RMSPropConfig(
+        learning_rate=lambda count: 0.01 / (1 + count), decay=0.9, eps=1e-6, momentum=0.5
+    )
+    params = [torch.nn.Parameter(torch.ones(shape)) for shape in ((3,), (2, 5), (4, 1, 3), ())]
+    state = polyprop.init(params, config)
+    grads = [torch.full_like(p, 0.5) for p in params]
+    params, state = polyprop.fast_step(params, grads, state, config)
+    compiled = counters["stats"]["unique_graphs"]
+    for _ in range(5):
+        params, state = polyprop.fast_step(params, grads, state, config)
+    assert compiled >= 1
+    assert counters["stats"]["unique_graphs"] == compiled  # no recompilation after the first step
+    assert state.count == 6 and isinstance(params[0], torch.nn.Parameter)
+    reference = [torch.ones(p.shape, dtype=torch.float32) for p in params]
+    ref_state = polyprop.init(reference, config)
+    for _ in range(6):
+        reference, ref_state = polyprop.step(reference, grads, ref_state, config)
+    for got, want in zip(params, reference):
+        torch.testing.assert_close(got.detach(), want, rtol=1e-6, atol=1e-7)
