@@ -226,21 +226,29 @@ def _keras_config(optimizer: Any) -> Any:
 def compile_update(config: Any, update: Any, plain: Any) -> Any:
     """The fast path (polyprop.fast): ``tf.function(jit_compile=True)`` over every tensor.
 
-    The per-step scalars enter as float64 tensors, so schedules never retrace;
-    XLA fuses each tensor's update into one loop.  Results are new tensors, as
-    on the plain path.
+    The per-step scalars enter as float64 tensors, so schedules never retrace, and
+    XLA fuses each tensor's update into one loop.  When the parameters are
+    ``tf.Variable`` s the step assigns them in place, as Keras does, and the state
+    leaves become variables too (the returned state holds them); otherwise the
+    results are new tensors, as on the plain path.
     """
     from polyprop.rmsprop import Leaves
 
     module = sys.modules[__name__]
 
-    def apply_all(xs: list[Any], nus: list[Any], mus: Any, ms: Any, gs: list[Any], hyper: Any) -> Any:
-        out = [
+    def updated(xs: list[Any], nus: list[Any], mus: Any, ms: Any, gs: list[Any], hyper: Any) -> list[Any]:
+        return [
             update(
-                module, x, g, nus[i], None if mus is None else mus[i], None if ms is None else ms[i], hyper
+                module, tf.convert_to_tensor(x), g, tf.convert_to_tensor(nus[i]),
+                None if mus is None else tf.convert_to_tensor(mus[i]),
+                None if ms is None else tf.convert_to_tensor(ms[i]),
+                hyper,
             )
             for i, (x, g) in enumerate(zip(xs, gs))
         ]
+
+    def new_tensors(xs: list[Any], nus: list[Any], mus: Any, ms: Any, gs: list[Any], hyper: Any) -> Any:
+        out = updated(xs, nus, mus, ms, gs, hyper)
         return (
             [leaf.x for leaf in out],
             [leaf.nu for leaf in out],
@@ -248,14 +256,33 @@ def compile_update(config: Any, update: Any, plain: Any) -> Any:
             None if ms is None else [leaf.m for leaf in out],
         )
 
-    compiled = tf.function(apply_all, jit_compile=True, reduce_retracing=True)
+    def assign(xs: list[Any], nus: list[Any], mus: Any, ms: Any, gs: list[Any], hyper: Any) -> None:
+        for i, leaf in enumerate(updated(xs, nus, mus, ms, gs, hyper)):
+            xs[i].assign(leaf.x)
+            nus[i].assign(leaf.nu)
+            if mus is not None:
+                mus[i].assign(leaf.mu)
+            if ms is not None:
+                ms[i].assign(leaf.m)
+
+    compiled = tf.function(new_tensors, jit_compile=True)
+    compiled_assign = tf.function(assign, jit_compile=True)
 
     def apply(gs: list[Any], leaves: Any, hyper: Any) -> Any:
         h = type(hyper)(*(None if v is None else _float64(v) for v in hyper))
-        return Leaves(*compiled(leaves.x, leaves.nu, leaves.mu, leaves.m, gs, h))
+        if not all(isinstance(x, tf.Variable) for x in leaves.x):
+            return Leaves(*compiled(leaves.x, leaves.nu, leaves.mu, leaves.m, gs, h))
+        state = Leaves(leaves.x, *(None if s is None else [_variable(t) for t in s] for s in leaves[1:]))
+        compiled_assign(state.x, state.nu, state.mu, state.m, gs, h)
+        return state
 
-    apply.path = "tf.function(jit_compile=True)"  # type: ignore[attr-defined]
+    apply.path = "tf.function(jit_compile=True) (variables assigned in place)"  # type: ignore[attr-defined]
     return apply
+
+
+def _variable(value: Any) -> tf.Variable:
+    """``value`` itself if it is a variable, else a new variable holding it."""
+    return value if isinstance(value, tf.Variable) else tf.Variable(value, trainable=False)
 
 
 def _float64(value: Any) -> tf.Tensor:

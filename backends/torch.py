@@ -270,43 +270,39 @@ def _single_group(optimizer: torch.optim.Optimizer) -> dict[str, Any]:
 
 
 def compile_update(config: Any, update: Any, plain: Any) -> Any:
-    """The fast path (polyprop.fast): ``torch.compile`` of the neutral update, written in place.
+    """The fast path (polyprop.fast): ``torch.compile`` of the neutral update over all tensors, in place.
 
-    Each tensor is viewed as 1-D, so one compiled loop (dynamic length) serves
-    every shape of a dtype; the per-step scalars enter as float64 0-d tensors, so
-    a schedule never triggers a recompile.  Inductor fuses the whole update into
-    one pass: read x, g, nu (mu, m), write them back.
+    One compiled call per step updates every tensor (Inductor fuses each tensor's
+    update into one loop: read x, g, nu (mu, m), write them back), so a model of
+    many small tensors pays one call, not one per tensor.  The per-step scalars
+    enter as float64 0-d tensors, so a schedule never recompiles; a new set of
+    shapes does, once.
     """
     module = sys.modules[__name__]
 
-    def update_in_place(x: Any, g: Any, nu: Any, mu: Any, m: Any, hyper: Any) -> None:
-        leaf = update(module, x, g, nu, mu, m, hyper)
-        x.copy_(leaf.x)
-        nu.copy_(leaf.nu)
-        if mu is not None:
-            mu.copy_(leaf.mu)
-        if m is not None:
-            m.copy_(leaf.m)
+    def update_all(xs: list[Any], gs: list[Any], nus: list[Any], mus: Any, ms: Any, hyper: Any) -> None:
+        for i, (x, g) in enumerate(zip(xs, gs)):
+            mu = None if mus is None else mus[i]
+            m = None if ms is None else ms[i]
+            leaf = update(module, x, g, nus[i], mu, m, hyper)
+            x.copy_(leaf.x)
+            nus[i].copy_(leaf.nu)
+            if mu is not None:
+                mu.copy_(leaf.mu)
+            if m is not None:
+                m.copy_(leaf.m)
 
     # Dynamo caches compiled code per code object, at most 8 entries each: give every
     # executor (one per config) a code object of its own so configs never evict each other.
-    compiled = torch.compile(_own_code(update_in_place), dynamic=True)
+    compiled = torch.compile(_own_code(update_all), dynamic=False)
 
     def apply(gs: list[Any], leaves: Any, hyper: Any) -> Any:
-        if not all(_flat_view_ok(x, g, leaves, i) for i, (x, g) in enumerate(zip(leaves.x, gs))):
+        if not leaves.x or not all(_in_place_ok(x, leaves, i) for i, x in enumerate(leaves.x)):
             return plain(gs, leaves, hyper)
+        device = leaves.x[0].device
+        h = type(hyper)(*(None if v is None else _hyper_tensor(v, device) for v in hyper))
         with torch.no_grad():
-            for i, (x, g) in enumerate(zip(leaves.x, gs)):
-                device = x.device
-                h = type(hyper)(*(None if v is None else _hyper_tensor(v, device) for v in hyper))
-                compiled(
-                    x.view(-1),
-                    g.reshape(-1),
-                    leaves.nu[i].view(-1),
-                    None if leaves.mu is None else leaves.mu[i].view(-1),
-                    None if leaves.m is None else leaves.m[i].view(-1),
-                    h,
-                )
+            compiled(*(None if ts is None else [_at_least_1d(t) for t in ts] for ts in (leaves.x, gs, *leaves[1:])), h)
         return leaves
 
     apply.path = "torch.compile (in place)"  # type: ignore[attr-defined]
@@ -325,20 +321,24 @@ def _own_code(function: Any) -> Any:
 _EXECUTORS_BUILT = 0
 
 
+def _at_least_1d(tensor: torch.Tensor) -> torch.Tensor:
+    """A 1-element view of a 0-d tensor (Inductor drops in-place writes to 0-d float64 inputs), else itself."""
+    return tensor.view(1) if tensor.dim() == 0 else tensor
+
+
 def _hyper_tensor(value: Any, device: Any) -> torch.Tensor:
     if isinstance(value, torch.Tensor):
         return value.to(device=device, dtype=torch.float64)
     return torch.tensor(float(value), dtype=torch.float64, device=device)
 
 
-def _flat_view_ok(x: torch.Tensor, g: torch.Tensor, leaves: Any, i: int) -> bool:
-    """Float32/float64 buffers updatable in place through 1-D views (contiguous, not DTensors).
+def _in_place_ok(x: torch.Tensor, leaves: Any, i: int) -> bool:
+    """Plain float32/float64 tensors (not DTensors or other subclasses) on the first tensor's device.
 
     (Inductor computes float16 and bfloat16 in float32, which would change the
     rounding of every intermediate; those take the plain path.)
     """
     buffers = [x, leaves.nu[i]] + [s[i] for s in (leaves.mu, leaves.m) if s is not None]
     return x.dtype in (torch.float32, torch.float64) and all(
-        type(b) in (torch.Tensor, torch.nn.Parameter) and b.is_contiguous() and b.dtype == x.dtype
-        for b in buffers
+        type(b) in (torch.Tensor, torch.nn.Parameter) and b.device == leaves.x[0].device for b in buffers
     )

@@ -140,7 +140,28 @@ def numpy_variants(xs: list[Any], gs: list[Any]) -> list[Variant]:
     return [
         Variant("numpy in-place ufuncs (reference)", "reference", reference, "tracemalloc"),
         Variant("polyprop.step", "polyprop", ours, "tracemalloc"),
+        fast_variant("polyprop.fast_step (numexpr)", config, xs, gs, lambda a: a.copy(), memory_method="tracemalloc"),
     ]
+
+
+def fast_variant(
+    name: str, config: Any, xs: list[Any], gs: list[Any], convert: Callable[[Any], Any],
+    wait: Callable[[Any], None] = lambda params: None, memory_method: str = "rss", versus: str | None = None,
+    convert_grad: Callable[[Any], Any] | None = None,
+) -> Variant:
+    """``polyprop.fast_step`` on the backend's own tensors (``convert`` makes one from a NumPy array)."""
+    import polyprop
+
+    params = [convert(x) for x in xs]
+    grads = [(convert_grad or convert)(g) for g in gs]
+    state = polyprop.init(params, config)
+
+    def run() -> None:
+        nonlocal params, state
+        params, state = polyprop.fast_step(params, grads, state, config)
+        wait(params)
+
+    return Variant(name, "polyprop", run, memory_method, versus)
 
 
 def torch_variants(xs: list[Any], gs: list[Any]) -> list[Variant]:
@@ -182,6 +203,10 @@ def torch_variants(xs: list[Any], gs: list[Any]) -> list[Variant]:
         optimizer_variant(
             "polyprop.backends.torch.RMSprop", "polyprop", lambda ps: ptorch.RMSprop(ps, lr=LR, alpha=DECAY, eps=EPS)
         ),
+        fast_variant(
+            "polyprop.fast_step (torch.compile)", config, xs, gs, lambda a: torch.from_numpy(a.copy()),
+            versus="torch.optim.RMSprop",
+        ),
     ]
 
 
@@ -214,6 +239,10 @@ def mxnet_variants(xs: list[Any], gs: list[Any]) -> list[Variant]:
     return [
         Variant("mx.nd.rmsprop_update (fused)", "native", native),
         Variant("polyprop.step", "polyprop", ours),
+        fast_variant(
+            "polyprop.fast_step (fused kernel)", config, xs, gs, lambda a: mx.nd.array(a, dtype=a.dtype),
+            wait=lambda params: mx.nd.waitall(),
+        ),
     ]
 
 
@@ -229,6 +258,7 @@ def tensorflow_variants(xs: list[Any], gs: list[Any]) -> list[Variant]:
         except RuntimeError:
             pass
 
+    import polyprop
     from polyprop.backends import tensorflow as ptf
 
     def keras_variant(name: str, role: str, cls: Any, compiled: bool, versus: str | None = None) -> Variant:
@@ -251,6 +281,10 @@ def tensorflow_variants(xs: list[Any], gs: list[Any]) -> list[Variant]:
         keras_variant("polyprop RMSprop eager", "polyprop", ours_cls, False, "keras RMSprop eager"),
         keras_variant(
             "polyprop RMSprop tf.function(jit_compile)", "polyprop", ours_cls, True, "keras RMSprop tf.function(jit_compile)"
+        ),
+        fast_variant(
+            "polyprop.fast_step (XLA, variables)", polyprop.presets.keras(learning_rate=LR, rho=DECAY, epsilon=EPS),
+            xs, gs, lambda a: tf.Variable(a), convert_grad=tf.constant, versus="keras RMSprop tf.function(jit_compile)",
         ),
     ]
 
@@ -306,6 +340,10 @@ def jax_variants(xs: list[Any], gs: list[Any]) -> list[Variant]:
         optax_variant("polyprop.backends.jax.rmsprop jit", "polyprop", pjax.rmsprop(LR, DECAY, EPS)),
         step_variant("polyprop.step eager", jitted=False),
         step_variant("polyprop.step jit (donated)", jitted=True),
+        fast_variant(
+            "polyprop.fast_step (jit, donated)", config, xs, gs, lambda a: jnp.array(a),
+            wait=jax.block_until_ready, versus="optax.rmsprop jit",
+        ),
     ]
 
 
@@ -567,7 +605,8 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     return args
 
 
-def main(argv: list[str] | None = None) -> int:
+def collect(argv: list[str] | None = None) -> dict[str, Any]:
+    """Run the benchmark with command-line ``argv`` and return the result (what ``--json`` prints)."""
     args = parse_args(argv)
     if args.threads:
         limit_threads(args.threads)
@@ -591,6 +630,13 @@ def main(argv: list[str] | None = None) -> int:
         "triad_end_Bps": triad_end,
         "rows": rows,
     }
+    return result
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = parse_args(argv)
+    result = collect(argv)
+    triad_end = result["triad_end_Bps"]
     if args.json:
         print(json.dumps(result, indent=2))
     else:

@@ -199,12 +199,14 @@ def _check_leaves(
     """Every parameter, gradient and state leaf fits (see polyprop.validation)."""
     for i, (key, x) in enumerate(zip(keys, xs)):
         where = f"params[{key!r}]"
-        check_param(where, x, backend)
+        described = check_param(where, x, backend)
         if gs[i] is not None:
-            check_like(f"grads[{key!r}]", gs[i], where, x, backend)
+            check_like(f"grads[{key!r}]", gs[i], where, x, backend, described=described)
         for name, leaves in state.items():
             if leaves is not None:
-                check_like(f"state.{name}[{key!r}]", leaves[i], where, x, backend, config.state_dtype)
+                check_like(
+                    f"state.{name}[{key!r}]", leaves[i], where, x, backend, config.state_dtype, described
+                )
 
 
 def _first_nonfinite(ops: Ops, keys: list[Any], gs: list[Any]) -> Any:

@@ -37,31 +37,49 @@ def shape_of(tensor: Any) -> tuple[Any, ...]:
     return tuple(tensor.shape)
 
 
-def check_param(name: str, x: Any, backend: str) -> None:
-    """A parameter must be a floating-point tensor of ``backend``'s framework."""
-    framework = _backends.backend_of(x)
+def _describe(name: str, tensor: Any, what: str) -> tuple[tuple[Any, ...], str]:
+    """``(shape, dtype name)``, each read once (a framework call on some backends); TypeError if not a tensor."""
+    try:
+        shape, dtype = tensor.shape, tensor.dtype
+    except AttributeError:
+        raise TypeError(f"{name} must be {what}, got {type(tensor).__name__}") from None
+    try:
+        return tuple(shape), _name_of(dtype)
+    except TypeError:  # an unhashable dtype object
+        return tuple(shape), _name_of.__wrapped__(dtype)
+
+
+def _check_framework(name: str, tensor: Any, backend: str, suffix: str) -> None:
+    framework = _backends.backend_of(tensor)
     if framework is not None and framework != backend:
-        raise TypeError(f"{name} is a {framework} tensor ({type(x).__qualname__}) but the backend is {backend}")
-    if not hasattr(x, "dtype") or not hasattr(x, "shape"):
-        raise TypeError(f"{name} must be a tensor, got {type(x).__name__}")
-    if dtype_name(x) not in FLOAT_DTYPES:
+        raise TypeError(f"{name} is a {framework} tensor ({type(tensor).__qualname__}) but {suffix}")
+
+
+def check_param(name: str, x: Any, backend: str) -> tuple[tuple[Any, ...], str]:
+    """A parameter must be a floating-point tensor of ``backend``'s framework; returns its (shape, dtype)."""
+    _check_framework(name, x, backend, f"the backend is {backend}")
+    shape, dtype = _describe(name, x, "a tensor")
+    if dtype not in FLOAT_DTYPES:
         raise TypeError(
-            f"{name} has dtype {dtype_name(x)}: RMSProp needs floating-point parameters "
+            f"{name} has dtype {dtype}: RMSProp needs floating-point parameters "
             f"({', '.join(FLOAT_DTYPES)})"
         )
+    return shape, dtype
 
 
-def check_like(name: str, value: Any, param_name: str, x: Any, backend: str, dtype: str | None = None) -> None:
-    """``value`` (a gradient or state leaf) must match its parameter's shape, dtype and framework."""
-    framework = _backends.backend_of(value)
-    if framework is not None and framework != backend:
-        raise TypeError(
-            f"{name} is a {framework} tensor ({type(value).__qualname__}) but {param_name} is a {backend} tensor"
-        )
-    if not hasattr(value, "shape") or not hasattr(value, "dtype"):
-        raise TypeError(f"{name} must be a tensor or None, got {type(value).__name__}")
-    if shape_of(value) != shape_of(x):
-        raise ValueError(f"{name} has shape {shape_of(value)} but {param_name} has shape {shape_of(x)}")
-    expected = dtype or dtype_name(x)
-    if dtype_name(value) != expected:
-        raise TypeError(f"{name} has dtype {dtype_name(value)} but {expected} is needed (the dtype of {param_name})")
+def check_like(
+    name: str, value: Any, param_name: str, x: Any, backend: str, dtype: str | None = None,
+    described: tuple[tuple[Any, ...], str] | None = None,
+) -> None:
+    """``value`` (a gradient or state leaf) must match its parameter's shape, dtype and framework.
+
+    ``described`` is the parameter's (shape, dtype) when the caller has it already.
+    """
+    _check_framework(name, value, backend, f"{param_name} is a {backend} tensor")
+    shape, value_dtype = _describe(name, value, "a tensor or None")
+    x_shape, x_dtype = described or _describe(param_name, x, "a tensor")
+    if shape != x_shape:
+        raise ValueError(f"{name} has shape {shape} but {param_name} has shape {x_shape}")
+    expected = dtype or x_dtype
+    if value_dtype != expected:
+        raise TypeError(f"{name} has dtype {value_dtype} but {expected} is needed (the dtype of {param_name})")

@@ -205,3 +205,24 @@ def test_torch_fast_path_compiles_once_for_a_schedule_and_many_shapes():
         reference, ref_state = polyprop.step(reference, grads, ref_state, config)
     for got, want in zip(params, reference):
         torch.testing.assert_close(got.detach(), want, rtol=1e-6, atol=1e-7)
+
+
+def test_tensorflow_fast_path_assigns_variables_in_place():
+    require_backend("tensorflow")
+    import tensorflow as tf
+
+    config = VARIANTS["everything"]
+    problem = parity.random_problem(20, "float64")
+    variables = [tf.Variable(p) for p in problem.params]
+    state = polyprop.init(variables, config)
+    tensors = [tf.constant(p) for p in problem.params]
+    plain_state = polyprop.init(tensors, config)
+    for grads in problem.grads:
+        grads = [tf.constant(g) for g in grads]
+        new_variables, state = polyprop.fast_step(variables, grads, state, config)
+        tensors, plain_state = polyprop.step(tensors, grads, plain_state, config)
+        assert all(a is b for a, b in zip(new_variables, variables))
+    assert all(isinstance(leaf, tf.Variable) for leaf in [*state.nu, *state.mu, *state.momentum])
+    assert state.count == plain_state.count == 20
+    for got, want in zip([*variables, *state.nu, *state.momentum], [*tensors, *plain_state.nu, *plain_state.momentum]):
+        np.testing.assert_allclose(got.numpy(), want.numpy(), rtol=1e-12, atol=1e-14)
