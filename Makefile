@@ -4,6 +4,7 @@
 #   make chapter set up, then write the chapter report for every backend into $(OUT)
 #                (DATA_DIR=folder with airfoil_self_noise.dat; default: download it)
 #   make trace   set up, then run the chapter's 2-D experiment on every backend
+#   make benchmarks  set up, then regenerate benchmarks/README.md (step and training times)
 PYTHON ?= python3
 VENV := .venv
 PY := $(VENV)/bin/python
@@ -14,7 +15,7 @@ DATA_DIR ?=
 FASHION_DIR := /usr/share/datasets/fashion-mnist
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
-.PHONY: setup test chapter trace parity fashion-mnist clean
+.PHONY: setup test chapter trace parity benchmarks fashion-mnist compiler clean
 
 setup: $(STAMP)
 
@@ -24,13 +25,22 @@ $(STAMP): setup.cfg pyproject.toml constraints.txt Makefile
 	$(PIP) install -q -c constraints.txt --no-deps mxnet==1.9.1
 	touch $@
 
-test: setup fashion-mnist
+test: setup fashion-mnist compiler
 	$(PY) -m ruff check .
 	scripts/typecheck
 	$(PY) -m pytest
 
 chapter: setup fashion-mnist
 	$(VENV)/bin/polyprop chapter --backend all --out $(OUT) $(if $(DATA_DIR),--data-dir $(DATA_DIR))
+
+# benchmarks/README.md and benchmarks/step_time.png, regenerated from a full run (about 25 min)
+benchmarks: setup compiler
+	$(PY) -m benchmarks.report $(if $(DATA_DIR),--data-dir $(DATA_DIR))
+
+# torch.compile (the torch fast path of polyprop.fast_step) builds C++ with g++.
+compiler:
+	@command -v g++ >/dev/null || $(SUDO) apt-get install -y -q g++ \
+		|| ($(SUDO) apt-get update -q && $(SUDO) apt-get install -y -q g++)
 
 # Exercise 3's data: Debian's dataset-fashion-mnist (MIT licence). Without it the
 # report says that exercise was skipped and why.

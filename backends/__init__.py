@@ -8,6 +8,7 @@ functions named in :data:`polyprop.ops.OPS_NAMES` plus ``NAME`` and
 
 from __future__ import annotations
 
+import functools
 import importlib
 import importlib.metadata
 import importlib.util
@@ -66,7 +67,12 @@ def load(name: str) -> Any:
 
 def backend_of(tensor: object) -> str | None:
     """The backend whose tensor type ``tensor`` has, or None; imports nothing."""
-    return _TENSOR_MODULES.get(type(tensor).__module__.partition(".")[0])
+    return _backend_of_type(type(tensor))
+
+
+@functools.lru_cache(maxsize=256)
+def _backend_of_type(kind: type) -> str | None:
+    return _TENSOR_MODULES.get(kind.__module__.partition(".")[0])
 
 
 def framework_version(name: str) -> str | None:

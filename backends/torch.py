@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import sys
 import types
+import warnings
 from typing import Any
 
 import numpy as np
@@ -296,13 +297,31 @@ def compile_update(config: Any, update: Any, plain: Any) -> Any:
     # executor (one per config) a code object of its own so configs never evict each other.
     compiled = torch.compile(_own_code(update_all), dynamic=False)
 
+    compiled_once: list[bool] = []
+    fallback: list[bool] = []
+
     def apply(gs: list[Any], leaves: Any, hyper: Any) -> Any:
-        if not leaves.x or not all(_in_place_ok(x, leaves, i) for i, x in enumerate(leaves.x)):
+        if fallback or not leaves.x or not all(_in_place_ok(x, leaves, i) for i, x in enumerate(leaves.x)):
             return plain(gs, leaves, hyper)
         device = leaves.x[0].device
         h = type(hyper)(*(None if v is None else _hyper_tensor(v, device) for v in hyper))
+        args = [None if ts is None else [_at_least_1d(t) for t in ts] for ts in (leaves.x, gs, *leaves[1:])]
         with torch.no_grad():
-            compiled(*(None if ts is None else [_at_least_1d(t) for t in ts] for ts in (leaves.x, gs, *leaves[1:])), h)
+            if not compiled_once:
+                try:  # the first call compiles; without a C++ compiler Inductor cannot
+                    compiled(*args, h)
+                except Exception as error:  # noqa: BLE001 - any compiler failure: the plain path
+                    warnings.warn(
+                        f"polyprop.fast_step: torch.compile failed ({type(error).__name__}: "
+                        f"{str(error)[:200]}); using the plain path",
+                        RuntimeWarning,
+                        stacklevel=4,
+                    )
+                    fallback.append(True)
+                    return plain(gs, leaves, hyper)
+                compiled_once.append(True)
+            else:
+                compiled(*args, h)
         return leaves
 
     apply.path = "torch.compile (in place)"  # type: ignore[attr-defined]

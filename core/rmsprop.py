@@ -196,7 +196,15 @@ def _check_leaves(
     gs: list[Any],
     state: dict[str, list[Any] | None],
 ) -> None:
-    """Every parameter, gradient and state leaf fits (see polyprop.validation)."""
+    """Every parameter, gradient and state leaf fits (see polyprop.validation).
+
+    Whether they fit depends only on each leaf's type, shape and dtype, so the
+    last signature that passed is remembered per backend: a training loop, which
+    passes the same kinds of tensors every step, is checked in full only once.
+    """
+    signature = _signature(config, xs, gs, state)
+    if signature is not None and _VALIDATED.get(backend) == signature:
+        return
     for i, (key, x) in enumerate(zip(keys, xs)):
         where = f"params[{key!r}]"
         described = check_param(where, x, backend)
@@ -207,6 +215,35 @@ def _check_leaves(
                 check_like(
                     f"state.{name}[{key!r}]", leaves[i], where, x, backend, config.state_dtype, described
                 )
+    _remember(backend, signature)
+
+
+_VALIDATED: dict[str, tuple[Any, ...]] = {}
+"""Per backend, the signature (see _signature) of the last leaves that passed _check_leaves."""
+
+
+def _signature(
+    config: RMSPropConfig, xs: list[Tensor], gs: list[Any], state: dict[str, list[Any] | None]
+) -> tuple[Any, ...] | None:
+    """Type, shape and dtype of every leaf (None for an absent gradient), or None if one is not a tensor."""
+    try:
+        described = [
+            None if t is None else (type(t), tuple(t.shape), t.dtype)
+            for leaves in (xs, gs, *state.values())
+            if leaves is not None
+            for t in leaves
+        ]
+        present = tuple(name for name, leaves in state.items() if leaves is not None)
+        signature = (config.state_dtype, present, *described)
+        hash(signature)
+    except (AttributeError, TypeError):  # not a tensor, or an unhashable dtype: check in full
+        return None
+    return signature
+
+
+def _remember(backend: str, signature: tuple[Any, ...] | None) -> None:
+    if signature is not None:
+        _VALIDATED[backend] = signature
 
 
 def _first_nonfinite(ops: Ops, keys: list[Any], gs: list[Any]) -> Any:

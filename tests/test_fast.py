@@ -42,6 +42,7 @@ def _fast_vs_plain(backend, config, dtype):
     return parity.compare(fast, plain), parity.compare(fast, reference)
 
 
+@pytest.mark.filterwarnings("error:polyprop.fast_step:RuntimeWarning")  # a failed compile fails here
 @pytest.mark.parametrize("dtype", DTYPES)
 @pytest.mark.parametrize(
     "backend,variant", [(b, v) for b, variants in FAST_MATRIX.items() for v in variants]
@@ -226,3 +227,56 @@ def test_tensorflow_fast_path_assigns_variables_in_place():
     assert state.count == plain_state.count == 20
     for got, want in zip([*variables, *state.nu, *state.momentum], [*tensors, *plain_state.nu, *plain_state.momentum]):
         np.testing.assert_allclose(got.numpy(), want.numpy(), rtol=1e-12, atol=1e-14)
+
+
+def test_torch_fast_path_warns_and_takes_the_plain_path_when_compiling_fails(monkeypatch):
+    require_backend("torch")
+    import torch
+
+    from polyprop import fast
+
+    def failing_compile(function, **kwargs):
+        def run(*args):
+            raise RuntimeError("no C++ compiler")
+
+        return run
+
+    monkeypatch.setattr(torch, "compile", failing_compile)
+    config = polyprop.RMSPropConfig(learning_rate=0.1, decay=0.5, eps=1e-6)
+    apply = fast._build(polyprop.get_ops("torch"), config)
+    params = [torch.ones(2, dtype=torch.float64)]
+    state = polyprop.init(params, config)
+    grads = [torch.full((2,), 2.0, dtype=torch.float64)]
+    with pytest.warns(RuntimeWarning, match="torch.compile failed .*no C.. compiler.*plain path"):
+        new_params, new_state = rmsprop.run_step(params, grads, state, config, polyprop.get_ops("torch"), apply)
+    # nu = 0.5 * 4 = 2, x = 1 - 0.1 * 2 / sqrt(2 + 1e-6)
+    torch.testing.assert_close(new_params[0], torch.full((2,), 1 - 0.2 / (2 + 1e-6) ** 0.5, dtype=torch.float64))
+    torch.testing.assert_close(new_state.nu[0], torch.full((2,), 2.0, dtype=torch.float64))
+    again, _ = rmsprop.run_step(new_params, grads, new_state, config, polyprop.get_ops("torch"), apply)
+    assert again[0] is not new_params[0]  # still the plain (out-of-place) path, without a new warning
+
+
+def test_a_repeated_signature_is_checked_once_and_a_changed_one_in_full(monkeypatch):
+    from polyprop import validation
+
+    calls = []
+    original = validation.check_param
+    monkeypatch.setattr(rmsprop, "check_param", lambda *a: calls.append(a[0]) or original(*a))
+    config = polyprop.RMSPropConfig(learning_rate=0.1, momentum=0.5)
+    params = {"w": np.ones((2, 3)), "b": np.ones(3)}
+    state = polyprop.init(params, config)
+    grads = {"w": np.ones((2, 3)), "b": np.ones(3)}
+    rmsprop._VALIDATED.clear()
+    calls.clear()  # (init checks the parameters too)
+    for _ in range(3):
+        params, state = polyprop.fast_step(params, grads, state, config)
+    assert calls == ["params['w']", "params['b']"]  # in full once, then recognised
+    for bad, error, message in (
+        ({"w": np.ones((3, 2)), "b": np.ones(3)}, ValueError, r"grads\['w'\] has shape \(3, 2\) but params\['w'\] has shape \(2, 3\)"),
+        ({"w": np.ones((2, 3), np.float32), "b": np.ones(3)}, TypeError, r"grads\['w'\] has dtype float32 but float64"),
+        ({"w": [1.0, 2.0], "b": np.ones(3)}, TypeError, r"grads\['w'\] must be a tensor or None, got list"),
+    ):
+        with pytest.raises(error, match=message):
+            polyprop.step(params, bad, state, config)
+    params, state = polyprop.step(params, {"w": None, "b": np.ones(3)}, state, config)  # a new signature
+    assert calls[-2:] == ["params['w']", "params['b']"] and state.count == 4
