@@ -66,50 +66,81 @@ def from_numpy(array: np.ndarray) -> np.ndarray:
     return np.array(array, copy=True)
 
 
+BLOCK = 1 << 15
+"""Elements per block of the fast path: its scratch buffers stay in the CPU's cache."""
+
+_UFUNCS = {"add": np.add, "sub": np.subtract, "mul": np.multiply, "div": np.divide}
+
+
 def compile_update(config: Any, update: Callable[..., Any], plain: Callable[..., Any]) -> Any:
-    """The fast path (polyprop.fast): numexpr evaluates the traced update in place, one pass per output.
+    """The fast path (polyprop.fast): the traced update as in-place ufuncs, block by block.
 
-    Each output (nu, mu, m, then x) is one numexpr expression written into its own
-    buffer; scalars are rounded to the tensor's dtype first, as ``scalar`` does.
-    Float32 and float64 only (other dtypes, and a config numexpr cannot express,
-    such as ``state_dtype``, take the plain path).  None without numexpr.
+    :func:`polyprop.expression.lower` turns ``update_leaf`` into one ufunc call
+    per operation; they run over blocks of :data:`BLOCK` elements with ``out=``
+    scratch buffers that stay in cache, so memory is read and written about once
+    per step, and each output is written into its own buffer.  The ufuncs are
+    those of the plain path, so the numbers are the same bits.  A config with a
+    cast (``state_dtype``) takes the plain path, as do arrays that are not
+    contiguous, writable, float32 or float64.
     """
-    try:
-        import numexpr
-    except ImportError:
-        return None
-    from polyprop.expression import Untraceable, trace
-    from polyprop.rmsprop import Leaves
+    from polyprop.expression import Untraceable, lower, trace
 
     try:
-        program = trace(update, config.centered, config.momentum > 0, config.bias_correction)
+        lowered = lower(trace(update, config.centered, config.momentum > 0, config.bias_correction))
     except Untraceable:
         return None
+    calls = [
+        (np.sqrt if op == "sqrt" else _UFUNCS.get(op, np.copyto), a, b, out)
+        for op, a, b, out in lowered.instructions
+    ]
+    constants = {}  # program constants by name; the per-step ones come from hyper
 
     def apply(gs: list[np.ndarray], leaves: Any, hyper: Any) -> Any:
-        if not all(_fusable(x, g, leaves, i) for i, (x, g) in enumerate(zip(leaves.x, gs))):
+        if not all(_in_place_ok(x, g, leaves, i) for i, (x, g) in enumerate(zip(leaves.x, gs))):
             return plain(gs, leaves, hyper)
+        values = {**constants, **hyper._asdict()}
+        per_dtype: dict[Any, tuple[list[np.ndarray], list[np.ndarray]]] = {}  # scalars, scratch
         for i, (x, g) in enumerate(zip(leaves.x, gs)):
-            buffers = {"x": x, "g": g, "nu": leaves.nu[i]}
-            if leaves.mu is not None:
-                buffers["mu"] = leaves.mu[i]
-            if leaves.m is not None:
-                buffers["m"] = leaves.m[i]
-            scalars = {name: np.asarray(getattr(hyper, name), x.dtype) for name in program.hyper}
-            scalars.update((name, np.asarray(value, x.dtype)) for name, value in program.constants.items())
-            for target, expression in program.outputs:
-                numexpr.evaluate(expression, local_dict={**buffers, **scalars}, out=buffers[target])
-        return Leaves(leaves.x, leaves.nu, leaves.mu, leaves.m)
+            buffers = [x, g, leaves.nu[i], *(None if s is None else s[i] for s in (leaves.mu, leaves.m))]
+            if x.dtype not in per_dtype:
+                per_dtype[x.dtype] = (
+                    [np.asarray(values[name], x.dtype) for name in lowered.scalars],
+                    [np.empty(BLOCK, x.dtype) for _ in range(lowered.temporaries)],
+                )
+            scalars, scratch = per_dtype[x.dtype]
+            _run_blocks(calls, [None if b is None else b.reshape(-1) for b in buffers], scalars, scratch, x.size)
+        return leaves
 
-    apply.path = "numexpr (in place)"  # type: ignore[attr-defined]
+    constants.update(trace(update, config.centered, config.momentum > 0, config.bias_correction).constants)
+    apply.path = "in-place ufuncs, cache-sized blocks"  # type: ignore[attr-defined]
     return apply
 
 
-def _fusable(x: np.ndarray, g: np.ndarray, leaves: Any, i: int) -> bool:
-    """numexpr can update these buffers in place: writable float32/float64 arrays of one dtype."""
+def _run_blocks(
+    calls: list[tuple[Any, int, int, int]], flat: list[Any], scalars: list[np.ndarray], scratch: list[np.ndarray], size: int
+) -> None:
+    """Run ``calls`` over ``flat`` (x, g, nu, mu, m as 1-D views) block by block."""
+    for start in range(0, size, BLOCK):
+        stop = min(start + BLOCK, size)
+        slots = [None if b is None else b[start:stop] for b in flat]
+        slots += scalars
+        slots += [t[: stop - start] for t in scratch]
+        for ufunc, a, b, out in calls:
+            if b < 0:
+                ufunc(slots[a], out=slots[out]) if ufunc is np.sqrt else np.copyto(slots[out], slots[a])
+            else:
+                ufunc(slots[a], slots[b], out=slots[out])
+
+
+def _in_place_ok(x: np.ndarray, g: np.ndarray, leaves: Any, i: int) -> bool:
+    """Writable, C-contiguous float32/float64 arrays of one dtype (their 1-D views share memory)."""
     buffers = [x, leaves.nu[i]] + [s[i] for s in (leaves.mu, leaves.m) if s is not None]
     return (
         x.dtype in (np.float32, np.float64)
+        and isinstance(g, np.ndarray)
         and g.dtype == x.dtype
-        and all(isinstance(b, np.ndarray) and b.dtype == x.dtype and b.flags.writeable for b in buffers)
+        and all(
+            isinstance(b, np.ndarray) and b.dtype == x.dtype and b.flags.writeable and b.flags.c_contiguous
+            for b in buffers
+        )
     )

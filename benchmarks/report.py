@@ -563,10 +563,10 @@ synchronous).
 
 | backend | native (ratio base) | polyprop variants |
 |---|---|---|
-| numpy | none; a hand-written **reference** with in-place ufuncs (`out=`), the least traffic NumPy allows | `polyprop.step` (torch preset); `polyprop.fast_step` through numexpr (one pass over the data, in place) |
+| numpy | none; a hand-written **reference** with in-place ufuncs (`out=`), the least traffic NumPy allows | `polyprop.step` (torch preset); `polyprop.fast_step`: the traced update as in-place ufuncs over cache-sized blocks (memory read and written about once) |
 | torch | `torch.optim.RMSprop` (CPU default: single-tensor loop); `foreach=True` also shown | `polyprop.step` (`presets.torch`), drop-in `polyprop.backends.torch.RMSprop`; `polyprop.fast_step` under `torch.compile` (fused, in place) |
 | mxnet | `mx.nd.rmsprop_update(..., out=w)` (fused kernel) per tensor | `polyprop.step` on NDArrays (`presets.mxnet`); `polyprop.fast_step` dispatching to MXNet's fused kernel |
-| tensorflow | Keras 3 `RMSprop.apply_gradients`, eager and in `tf.function(jit_compile=True)` | drop-in `polyprop.backends.tensorflow.RMSprop`, the same two ways (each ratio against the matching native); `polyprop.fast_step` under `tf.function(jit_compile=True)` |
+| tensorflow | Keras 3 `RMSprop.apply_gradients`, eager and in `tf.function(jit_compile=True)` | drop-in `polyprop.backends.tensorflow.RMSprop`, the same two ways (each ratio against the matching native); `polyprop.fast_step` under `tf.function(jit_compile=True)` on `tf.Variable`s, assigned in place |
 | jax | `optax.rmsprop` + `apply_updates` under `jax.jit` (params and state donated) | drop-in `polyprop.backends.jax.rmsprop` the same way; `polyprop.step` eager; `jax.jit(lambda p, g, s: polyprop.step(p, g, s, config, "jax"))` with p and s donated; `polyprop.fast_step` under `jax.jit` with donated buffers |
 
 The `polyprop.fast_step` rows (names starting so) are the fastest path polyprop offers on

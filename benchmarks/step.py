@@ -140,7 +140,7 @@ def numpy_variants(xs: list[Any], gs: list[Any]) -> list[Variant]:
     return [
         Variant("numpy in-place ufuncs (reference)", "reference", reference, "tracemalloc"),
         Variant("polyprop.step", "polyprop", ours, "tracemalloc"),
-        fast_variant("polyprop.fast_step (numexpr)", config, xs, gs, lambda a: a.copy(), memory_method="tracemalloc"),
+        fast_variant("polyprop.fast_step (blocked ufuncs)", config, xs, gs, lambda a: a.copy(), memory_method="tracemalloc"),
     ]
 
 

@@ -4,9 +4,9 @@ Running :func:`polyprop.rmsprop.update_leaf` on :class:`SymbolicOps` instead of
 tensors records what it computes.  :func:`trace` turns that record into one
 expression string per output (``nu``, ``mu``, ``m``, ``x``), in an order in which
 each output can overwrite its own input buffer: later expressions read the new
-``nu`` (``mu``, ``m``) by name, and never the old one.  A backend with an
-expression compiler (NumPy through numexpr) then evaluates each string in one
-pass over memory, so the mathematics is still the one written in ``update_leaf``.
+``nu`` (``mu``, ``m``) by name, and never the old one.  :func:`lower` turns the record into a
+short list of single in-place operations, which the NumPy backend runs over
+cache-sized blocks, so the mathematics is still the one written in ``update_leaf``.
 """
 
 from __future__ import annotations
@@ -74,6 +74,8 @@ class Program(NamedTuple):
 
     outputs: list[tuple[str, str]]
     """``(target, expression)``: target is ``"nu"``, ``"mu"``, ``"m"`` or ``"x"``."""
+    roots: list[tuple[str, Node]]
+    """The same outputs as graphs (shared nodes are shared), for backends that lower them."""
     constants: dict[str, float]
     """Named scalars of the config (eps, weight decay, momentum, -1), to round to the tensor dtype."""
     hyper: tuple[str, ...]
@@ -133,6 +135,7 @@ def trace(
     order = [("nu", leaf.nu), ("mu", leaf.mu), ("m", leaf.m), ("x", leaf.x)]
     names: dict[int, str] = {}
     outputs: list[tuple[str, str]] = []
+    roots: list[tuple[str, Node]] = []
     written: set[str] = set()
     used_hyper: set[str] = set()
     for target, node in order:
@@ -142,10 +145,64 @@ def trace(
         if reads & written:  # an old value whose buffer already holds the new one
             raise Untraceable(f"{target} reads the old {sorted(reads & written)} after it was overwritten")
         outputs.append((target, render(node, names)))
+        roots.append((target, node))
         used_hyper |= reads & {"lr", "decay", "keep", "correction"}
         names[id(node)] = target
         written.add(target)
     if not written >= {"nu", "x"}:
         raise Untraceable("the update did not produce nu and x")
     hyper_names = tuple(name for name in ("lr", "decay", "keep", "correction") if name in used_hyper)
-    return Program(outputs, ops.constants, hyper_names)
+    return Program(outputs, roots, ops.constants, hyper_names)
+
+
+Instruction = tuple[str, int, int, int]
+"""``(op, a, b, out)``: slot ``out`` = op(slot ``a``, slot ``b``) (``b`` is -1 for sqrt)."""
+
+LEAVES = ("x", "g", "nu", "mu", "m")
+"""Slots 0-4: the tensors' buffers, in this order."""
+
+
+class Lowered(NamedTuple):
+    """A program as in-place operations over numbered slots."""
+
+    instructions: list[Instruction]
+    scalars: list[str]
+    """Slot ``5 + i`` holds the scalar named ``scalars[i]`` (a hyperparameter or a constant)."""
+    temporaries: int
+    """Slots after the scalars are scratch buffers, one per intermediate value."""
+
+
+def lower(program: Program) -> Lowered:
+    """``program`` as a list of single operations, each intermediate value computed once.
+
+    Each output's last operation writes straight into its own buffer; the outputs
+    that follow read the new value from there (what :func:`trace` checked is safe).
+    """
+    scalars = sorted(set(program.constants) | set(program.hyper))
+    where: dict[int, int] = {}
+    instructions: list[Instruction] = []
+    temporaries = 0
+
+    def slot_of(node: Node) -> int:
+        nonlocal temporaries
+        if id(node) in where:
+            return where[id(node)]
+        if node.op == "name":
+            return LEAVES.index(node.name) if node.name in LEAVES else len(LEAVES) + scalars.index(node.name)
+        args = [slot_of(arg) for arg in node.args]
+        out = len(LEAVES) + len(scalars) + temporaries
+        temporaries += 1
+        instructions.append((node.op, args[0], args[1] if len(args) > 1 else -1, out))
+        where[id(node)] = out
+        return out
+
+    for target, root in program.roots:
+        if root.op == "name" or id(root) in where:
+            instructions.append(("copy", slot_of(root), -1, LEAVES.index(target)))
+        else:
+            slot_of(root)
+            op, a, b, _ = instructions[-1]  # the root's own operation: write the buffer directly
+            instructions[-1] = (op, a, b, LEAVES.index(target))
+            temporaries -= 1
+        where[id(root)] = LEAVES.index(target)
+    return Lowered(instructions, scalars, temporaries)

@@ -14,8 +14,8 @@ has nothing faster for this config.  Today:
 =========== ====================================================================
 backend     fast path
 =========== ====================================================================
-numpy       numexpr evaluates the traced expressions (polyprop.expression), one
-            pass per output, in place, multi-threaded
+numpy       the traced update (polyprop.expression) as in-place ufuncs over
+            cache-sized blocks: memory is read and written about once
 torch       ``torch.compile`` of ``update_leaf`` writing in place (one fused loop)
 mxnet       MXNet's fused ``rmsprop_update`` / ``rmspropalex_update`` kernels when
             the config is one they compute (float32, float32-exact scalars)
