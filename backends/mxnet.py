@@ -232,9 +232,9 @@ def compile_update(config: Any, update: Any, plain: Any) -> Any:
 
     ``mx.nd.rmsprop_update`` (plain) and ``mx.nd.rmspropalex_update`` (centered,
     momentum with the learning rate inside) take every scalar as a C++ float, so
-    they are used only on float32 tensors and when every scalar is exactly a
-    float32 (as :func:`polyprop.presets.mxnet` makes them): then they compute the
-    same numbers as ``update_leaf``.  Anything else (another dtype, a scalar that
+    they are used only when every scalar is exactly a float32 (as
+    :func:`polyprop.presets.mxnet` makes them), on float32 and float64 tensors:
+    then they compute the same numbers as ``update_leaf``.  Anything else (another dtype, a scalar that
     float32 would round, a schedule's value that would) takes the plain path.
     Returns None when no kernel computes the config at all.
     """
@@ -243,10 +243,8 @@ def compile_update(config: Any, update: Any, plain: Any) -> Any:
         return None
 
     def apply(gs: list[Any], leaves: Any, hyper: Any) -> Any:
-        usable = _float32_exact(hyper.lr, hyper.decay) and all(
-            x.dtype == np.float32 and g.dtype == np.float32 and leaves.nu[i].dtype == np.float32
-            for i, (x, g) in enumerate(zip(leaves.x, gs))
-        )
+        # (the step's checks made every gradient and state leaf of its parameter's dtype)
+        usable = _float32_exact(hyper.lr, hyper.decay) and all(x.dtype in _KERNEL_DTYPES for x in leaves.x)
         if not usable:
             return plain(gs, leaves, hyper)
         for i, (x, g) in enumerate(zip(leaves.x, gs)):
@@ -259,6 +257,10 @@ def compile_update(config: Any, update: Any, plain: Any) -> Any:
 
     apply.path = f"mx.nd.{kernel.__name__} (fused kernel, in place)"  # type: ignore[attr-defined]
     return apply
+
+
+_KERNEL_DTYPES = (np.float32, np.float64)
+"""The kernels compute in the tensors' dtype; float16 would round the float scalars twice."""
 
 
 def _fused_kernel(config: Any) -> Any:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import concurrent.futures
+import os
 from collections.abc import Callable
 from typing import Any
 
@@ -99,16 +101,15 @@ def compile_update(config: Any, update: Callable[..., Any], plain: Callable[...,
         if not all(_in_place_ok(x, g, leaves, i) for i, (x, g) in enumerate(zip(leaves.x, gs))):
             return plain(gs, leaves, hyper)
         values = {**constants, **hyper._asdict()}
-        per_dtype: dict[Any, tuple[list[np.ndarray], list[np.ndarray]]] = {}  # scalars, scratch
+        scalars: dict[Any, list[np.ndarray]] = {}
+        jobs = []  # (flat buffers, scalars, dtype, first block, end), each block range one job
         for i, (x, g) in enumerate(zip(leaves.x, gs)):
+            if x.dtype not in scalars:
+                scalars[x.dtype] = [np.asarray(values[name], x.dtype) for name in lowered.scalars]
             buffers = [x, g, leaves.nu[i], *(None if s is None else s[i] for s in (leaves.mu, leaves.m))]
-            if x.dtype not in per_dtype:
-                per_dtype[x.dtype] = (
-                    [np.asarray(values[name], x.dtype) for name in lowered.scalars],
-                    [np.empty(BLOCK, x.dtype) for _ in range(lowered.temporaries)],
-                )
-            scalars, scratch = per_dtype[x.dtype]
-            _run_blocks(calls, [None if b is None else b.reshape(-1) for b in buffers], scalars, scratch, x.size)
+            flat = [None if b is None else b.reshape(-1) for b in buffers]
+            jobs += [(flat, scalars[x.dtype], x.dtype, start, end) for start, end in _split(x.size)]
+        _run_jobs(calls, jobs, lowered.temporaries)
         return leaves
 
     constants.update(trace(update, config.centered, config.momentum > 0, config.bias_correction).constants)
@@ -116,12 +117,55 @@ def compile_update(config: Any, update: Callable[..., Any], plain: Callable[...,
     return apply
 
 
+THREADS = min(2, os.cpu_count() or 1)
+"""Threads sharing the blocks of one step (ufuncs release the GIL while they compute)."""
+
+_pool: list[concurrent.futures.ThreadPoolExecutor] = []
+
+
+def _split(size: int) -> list[tuple[int, int]]:
+    """``[0, size)`` in :data:`THREADS` ranges of whole blocks (one range if it is small)."""
+    blocks = -(-size // BLOCK)
+    if THREADS < 2 or blocks < 4:
+        return [(0, size)]
+    cut = (blocks // 2) * BLOCK
+    return [(0, cut), (cut, size)]
+
+
+def _run_jobs(calls: list[tuple[Any, int, int, int]], jobs: list[Any], temporaries: int) -> None:
+    """Each job's blocks, the jobs shared between the threads in two halves of about equal size."""
+    if THREADS < 2 or len(jobs) < 2:
+        _run_share(calls, jobs, temporaries)
+        return
+    total = sum(end - start for *_, start, end in jobs)
+    done, cut = 0, len(jobs)
+    for k, (*_, start, end) in enumerate(jobs):
+        done += end - start
+        if done * 2 >= total:
+            cut = k + 1
+            break
+    if not _pool:
+        _pool.append(concurrent.futures.ThreadPoolExecutor(THREADS - 1, thread_name_prefix="polyprop"))
+    other = _pool[0].submit(_run_share, calls, jobs[cut:], temporaries)
+    _run_share(calls, jobs[:cut], temporaries)
+    other.result()
+
+
+def _run_share(calls: list[tuple[Any, int, int, int]], jobs: list[Any], temporaries: int) -> None:
+    scratch: dict[Any, list[np.ndarray]] = {}
+    for flat, scalars, dtype, start, end in jobs:
+        if dtype not in scratch:
+            scratch[dtype] = [np.empty(BLOCK, dtype) for _ in range(temporaries)]
+        _run_blocks(calls, flat, scalars, scratch[dtype], start, end)
+
+
 def _run_blocks(
-    calls: list[tuple[Any, int, int, int]], flat: list[Any], scalars: list[np.ndarray], scratch: list[np.ndarray], size: int
+    calls: list[tuple[Any, int, int, int]], flat: list[Any], scalars: list[np.ndarray],
+    scratch: list[np.ndarray], first: int, end: int,
 ) -> None:
-    """Run ``calls`` over ``flat`` (x, g, nu, mu, m as 1-D views) block by block."""
-    for start in range(0, size, BLOCK):
-        stop = min(start + BLOCK, size)
+    """Run ``calls`` over ``flat[first:end]`` (x, g, nu, mu, m as 1-D views) block by block."""
+    for start in range(first, end, BLOCK):
+        stop = min(start + BLOCK, end)
         slots = [None if b is None else b[start:stop] for b in flat]
         slots += scalars
         slots += [t[: stop - start] for t in scratch]

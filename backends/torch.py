@@ -103,7 +103,9 @@ class RMSprop(torch.optim.Optimizer):
     closures, ``state_dict``/``load_state_dict`` (interchangeable with the native
     optimizer's) and ``torch.optim.lr_scheduler`` work as with the original.
     ``foreach`` and ``capturable`` are accepted for compatibility and change nothing
-    here; ``differentiable=True`` is not supported.
+    here; ``differentiable=True`` is not supported.  ``fused=True`` (as for torch's
+    Adam) runs :func:`polyprop.fast_step`: one compiled in-place loop per
+    tensor instead of several passes; the first step compiles.
     """
 
     def __init__(
@@ -119,20 +121,26 @@ class RMSprop(torch.optim.Optimizer):
         foreach: bool | None = None,
         maximize: bool = False,
         differentiable: bool = False,
+        fused: bool | None = None,
     ) -> None:
         if differentiable:
             raise ValueError("differentiable=True is not supported by polyprop's RMSprop")
+        if fused not in (None, False, True):
+            raise ValueError(f"fused must be True, False or None, got {fused!r}")
         _torch_config(lr, alpha, eps, weight_decay, momentum, centered, maximize)  # validate now
         defaults = dict(
             lr=lr, alpha=alpha, eps=eps, weight_decay=weight_decay, momentum=momentum,
             centered=centered, capturable=capturable, foreach=foreach, maximize=maximize,
             differentiable=differentiable,
         )
+        if fused:  # only then, so state_dict() stays the native optimizer's otherwise
+            defaults["fused"] = True
         super().__init__(params, defaults)
 
     @torch.no_grad()
     def step(self, closure: Any = None) -> Any:
         """One step for every parameter that has a gradient; returns ``closure()``'s loss."""
+        from ..fast import fast_step
         from ..rmsprop import RMSPropState, step
 
         loss = None
@@ -156,17 +164,18 @@ class RMSprop(torch.optim.Optimizer):
                 mu=[s["grad_avg"] for s in states] if config.centered else None,
                 momentum=[s["momentum_buffer"] for s in states] if config.momentum > 0 else None,
             )
-            new_params, new_state = step(
-                [p.detach() for p in params], [p.grad for p in params], state, config, sys.modules[__name__]
+            detached = [p.detach() for p in params]
+            new_params, new_state = (fast_step if group.get("fused") else step)(
+                detached, [p.grad for p in params], state, config, sys.modules[__name__]
             )
-            for i, (p, s) in enumerate(zip(params, states)):
-                p.copy_(new_params[i])
+            for i, s in enumerate(states):  # (fast_step wrote in place already)
+                _write_back(detached[i], new_params[i])
                 s["step"] += 1
-                s["square_avg"].copy_(new_state.nu[i])
+                _write_back(s["square_avg"], new_state.nu[i])
                 if new_state.mu is not None:
-                    s["grad_avg"].copy_(new_state.mu[i])
+                    _write_back(s["grad_avg"], new_state.mu[i])
                 if new_state.momentum is not None:
-                    s["momentum_buffer"].copy_(new_state.momentum[i])
+                    _write_back(s["momentum_buffer"], new_state.momentum[i])
         return loss
 
     def _state_of(self, p: torch.Tensor, config: Any) -> dict[str, Any]:
@@ -185,6 +194,11 @@ class RMSprop(torch.optim.Optimizer):
         if config.centered and "grad_avg" not in state:
             state["grad_avg"] = torch.zeros_like(p, memory_format=torch.preserve_format)
         return state
+
+
+def _write_back(buffer: torch.Tensor, value: torch.Tensor) -> None:
+    if value is not buffer:
+        buffer.copy_(value)
 
 
 def _torch_config(
@@ -293,35 +307,35 @@ def compile_update(config: Any, update: Any, plain: Any) -> Any:
             if m is not None:
                 m.copy_(leaf.m)
 
-    # Dynamo caches compiled code per code object, at most 8 entries each: give every
-    # executor (one per config) a code object of its own so configs never evict each other.
-    compiled = torch.compile(_own_code(update_all), dynamic=False)
-
-    compiled_once: list[bool] = []
-    fallback: list[bool] = []
+    # Dynamo keeps at most 8 compiled versions per code object and then silently runs
+    # eagerly: every set of shapes, dtypes and devices gets a code object of its own.
+    compiled: dict[Any, Any] = {}
+    failed: list[bool] = []
 
     def apply(gs: list[Any], leaves: Any, hyper: Any) -> Any:
-        if fallback or not leaves.x or not all(_in_place_ok(x, leaves, i) for i, x in enumerate(leaves.x)):
+        if failed or not leaves.x or not all(_in_place_ok(x, leaves, i) for i, x in enumerate(leaves.x)):
             return plain(gs, leaves, hyper)
+        signature = (leaves.mu is None, leaves.m is None, *((x.shape, x.dtype, x.device) for x in leaves.x))
         device = leaves.x[0].device
         h = type(hyper)(*(None if v is None else _hyper_tensor(v, device) for v in hyper))
         args = [None if ts is None else [_at_least_1d(t) for t in ts] for ts in (leaves.x, gs, *leaves[1:])]
         with torch.no_grad():
-            if not compiled_once:
-                try:  # the first call compiles; without a C++ compiler Inductor cannot
-                    compiled(*args, h)
-                except Exception as error:  # noqa: BLE001 - any compiler failure: the plain path
-                    warnings.warn(
-                        f"polyprop.fast_step: torch.compile failed ({type(error).__name__}: "
-                        f"{str(error)[:200]}); using the plain path",
-                        RuntimeWarning,
-                        stacklevel=4,
-                    )
-                    fallback.append(True)
-                    return plain(gs, leaves, hyper)
-                compiled_once.append(True)
-            else:
-                compiled(*args, h)
+            if signature in compiled:
+                compiled[signature](*args, h)
+                return leaves
+            function = torch.compile(_own_code(update_all), dynamic=False)
+            try:  # the first call compiles; without a C++ compiler Inductor cannot
+                function(*args, h)
+            except Exception as error:  # noqa: BLE001 - any compiler failure: the plain path
+                warnings.warn(
+                    f"polyprop.fast_step: torch.compile failed ({type(error).__name__}: "
+                    f"{str(error)[:200]}); using the plain path",
+                    RuntimeWarning,
+                    stacklevel=4,
+                )
+                failed.append(True)
+                return plain(gs, leaves, hyper)
+            compiled[signature] = function
         return leaves
 
     apply.path = "torch.compile (in place)"  # type: ignore[attr-defined]

@@ -59,14 +59,20 @@ def fast_step(
 
 
 def executor(ops: Ops, config: RMSPropConfig) -> Apply:
-    """The backend's fast ``Apply`` for ``config`` (built once per backend and config), else the plain one."""
+    """The backend's fast ``Apply`` for ``config`` (built once per backend and config), else the plain one.
+
+    The learning rate and decay reach an executor as per-step values (``Hyper``),
+    never through the config, so configs that differ only in them share one:
+    a learning-rate scheduler that edits a constant every step compiles nothing new.
+    """
+    shape = config.replace(learning_rate=1.0, decay=0.5)
     try:
-        key = (ops.NAME, config)
+        key = (ops.NAME, shape)
         cached = _EXECUTORS.get(key)
-    except TypeError:  # an unhashable schedule: build it each time
-        return _build(ops, config)
+    except TypeError:  # an unhashable field: build it each time
+        return _build(ops, shape)
     if cached is None:
-        cached = _EXECUTORS[key] = _build(ops, config)
+        cached = _EXECUTORS[key] = _build(ops, shape)
     return cached
 
 

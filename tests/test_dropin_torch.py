@@ -184,6 +184,27 @@ def test_parameter_groups_closures_and_state_dict_interchange():
     assert set(back.state_dict()["state"][0]) == {"step", "square_avg", "momentum_buffer"}
 
 
+@pytest.mark.filterwarnings("error:polyprop.fast_step:RuntimeWarning")  # a failed compile fails here
+@pytest.mark.parametrize("dtype", ["float64", "float32"])
+def test_fused_follows_the_native_optimizer_under_a_scheduler(dtype):
+    """fused=True: polyprop.fast_step (torch.compile, in place); the scheduler's lr changes compile nothing."""
+    ops = require_backend("torch")
+    import torch
+    from torch._dynamo.utils import counters
+
+    shp = shapes(7)
+    params0 = [np.random.default_rng(7).standard_normal(s).astype(dtype) for s in shp]
+    hyper = dict(lr=0.02, alpha=0.95, momentum=0.8, centered=True, weight_decay=0.01)
+    graphs = counters["stats"]["unique_graphs"]
+    worst, _ = run_pair(
+        torch, lambda p: torch.optim.RMSprop(p, **hyper), lambda p: ops.RMSprop(p, fused=True, **hyper),
+        params0, gradients(7, shp, dtype),
+        scheduler=lambda opt: torch.optim.lr_scheduler.ExponentialLR(opt, gamma=0.97),
+    )
+    assert worst <= tolerance(dtype, True), worst
+    assert counters["stats"]["unique_graphs"] - graphs == 1  # one compile for all STEPS steps
+
+
 def test_same_signature_and_defaults_as_native():
     ops = require_backend("torch")
     import inspect
@@ -192,9 +213,10 @@ def test_same_signature_and_defaults_as_native():
 
     native = inspect.signature(torch.optim.RMSprop.__init__).parameters
     ours = inspect.signature(ops.RMSprop.__init__).parameters
-    assert list(ours) == list(native)
-    for name in ours:
+    assert list(ours) == [*native, "fused"]  # plus `fused`, as torch's Adam and SGD have
+    for name in native:
         assert ours[name].default == native[name].default, name
+    assert ours["fused"].default is None
     assert issubclass(ops.RMSprop, torch.optim.Optimizer)
 
 
@@ -203,6 +225,7 @@ def test_same_signature_and_defaults_as_native():
     (dict(alpha=1.5), r"decay must be in \[0, 1\), got 1.5"),
     (dict(momentum=-0.1), r"momentum must be in \[0, 1\)"),
     (dict(differentiable=True), "differentiable=True is not supported"),
+    (dict(fused="yes"), "fused must be True, False or None, got 'yes'"),
 ])
 def test_bad_arguments_are_refused_at_construction(kwargs, message):
     ops = require_backend("torch")

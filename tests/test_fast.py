@@ -58,17 +58,18 @@ def test_fast_path_follows_the_plain_trajectory(backend, variant, dtype):
         assert versus_plain.max_abs == 0.0, versus_plain
 
 
+@pytest.mark.parametrize("dtype", DTYPES)
 @pytest.mark.parametrize("name", sorted(MXNET_CONFIGS))
-def test_mxnet_fused_kernels_follow_the_plain_trajectory(name):
+def test_mxnet_fused_kernels_follow_the_plain_trajectory(name, dtype):
     require_backend("mxnet")
     config = MXNET_CONFIGS[name]
     kernel = "rmspropalex_update" if config.centered else "rmsprop_update"
     assert polyprop.fast_path(config, "mxnet") == f"mx.nd.{kernel} (fused kernel, in place)"
-    versus_plain, versus_numpy = _fast_vs_plain("mxnet", config, "float32")
-    assert versus_plain.max_rel <= TOLERANCES["float32"], versus_plain
-    assert versus_numpy.max_rel <= TOLERANCES["float32"], versus_numpy
-    if not config.centered:  # the same operations in the same order: the same bits
-        assert versus_plain.max_abs == 0.0, versus_plain
+    versus_plain, versus_numpy = _fast_vs_plain("mxnet", config, dtype)
+    assert versus_plain.max_rel <= TOLERANCES[dtype], versus_plain
+    assert versus_numpy.max_rel <= TOLERANCES[dtype], versus_numpy
+    if not config.centered:  # the same operations in the same order as NumPy: the same bits
+        assert versus_numpy.max_abs == 0.0, versus_numpy
 
 
 def test_mxnet_kernel_is_used_and_skipped_exactly_when_it_computes_the_config(monkeypatch):
@@ -86,8 +87,8 @@ def test_mxnet_kernel_is_used_and_skipped_exactly_when_it_computes_the_config(mo
     assert len(calls) == 1 and calls[0]["gamma1"] == config.decay and calls[0]["lr"] == config.learning_rate
     # a learning rate float32 would round: the plain path, same numbers as polyprop.step
     rounded = config.replace(learning_rate=lambda count: 0.1)
-    params64 = [pmx.from_numpy(np.ones(4, np.float64))]
-    for cfg, ps in ((rounded, params), (config, params64)):
+    params16 = [pmx.from_numpy(np.ones(4, np.float16))]
+    for cfg, ps in ((rounded, params), (config, params16)):
         fast, _ = polyprop.fast_step(ps, [p * 0.5 for p in ps], polyprop.init(ps, cfg), cfg)
         assert len(calls) == 1
     assert polyprop.fast_path(polyprop.RMSPropConfig(learning_rate=0.01, decay=0.9), "mxnet") == "plain"
@@ -295,3 +296,23 @@ def test_lowered_program_computes_each_value_once_and_writes_each_output_in_plac
     assert sum(op == "add" and a == expression.LEAVES.index("g") for op, a, _, _ in lowered.instructions) == 1
     assert lowered.scalars == sorted(["decay", "keep", "lr", "k0", "k1", "k2"])
     assert all(out < leaves + len(lowered.scalars) + lowered.temporaries for *_, out in lowered.instructions)
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+def test_numpy_fast_path_splits_large_tensors_between_threads_without_changing_a_bit(dtype):
+    from polyprop.backends import numpy as pnp
+
+    config = VARIANTS["everything"]
+    rng = np.random.default_rng(11)
+    shapes = [(5 * pnp.BLOCK + 123,), (3, 2 * pnp.BLOCK + 7), (17,)]  # split, split, whole
+    assert len(pnp._split(shapes[0][0])) == min(2, pnp.THREADS)
+    start = [rng.standard_normal(s).astype(dtype) for s in shapes]
+    fast, fast_state = [a.copy() for a in start], polyprop.init(start, config)
+    plain, plain_state = [a.copy() for a in start], polyprop.init(start, config)
+    for _ in range(4):
+        grads = [rng.standard_normal(s).astype(dtype) for s in shapes]
+        fast, fast_state = polyprop.fast_step(fast, grads, fast_state, config)
+        plain, plain_state = polyprop.step(plain, grads, plain_state, config)
+    for got, want in zip([*fast, *fast_state.nu, *fast_state.mu, *fast_state.momentum],
+                         [*plain, *plain_state.nu, *plain_state.mu, *plain_state.momentum]):
+        np.testing.assert_array_equal(got, want)
