@@ -563,7 +563,7 @@ synchronous).
 
 | backend | native (ratio base) | polyprop variants |
 |---|---|---|
-| numpy | none; a hand-written **reference** with in-place ufuncs (`out=`), the least traffic NumPy allows | `polyprop.step` (torch preset); `polyprop.fast_step`: the traced update as in-place ufuncs over cache-sized blocks (memory read and written about once) |
+| numpy | none: the **baseline** is polyprop's plain path, `polyprop.step` (torch preset); a hand-written **reference** with in-place ufuncs (`out=`, one scratch buffer: 9 passes over memory) is shown beside it | `polyprop.fast_step`: the traced update as in-place ufuncs over cache-sized blocks (memory read and written about once) |
 | torch | `torch.optim.RMSprop` (CPU default: single-tensor loop); `foreach=True` also shown | `polyprop.step` (`presets.torch`), drop-in `polyprop.backends.torch.RMSprop`; `polyprop.fast_step` under `torch.compile` (fused, in place) |
 | mxnet | `mx.nd.rmsprop_update(..., out=w)` (fused kernel) per tensor | `polyprop.step` on NDArrays (`presets.mxnet`); `polyprop.fast_step` dispatching to MXNet's fused kernel |
 | tensorflow | Keras 3 `RMSprop.apply_gradients`, eager and in `tf.function(jit_compile=True)` | drop-in `polyprop.backends.tensorflow.RMSprop`, the same two ways (each ratio against the matching native); `polyprop.fast_step` under `tf.function(jit_compile=True)` on `tf.Variable`s, assigned in place |
@@ -585,7 +585,7 @@ COLUMNS = """\
 ## Columns
 
 - **median ms** — median wall time of one step (all tensors of the case).
-- **x native** — median / the native's median (for the NumPy row: / the in-place reference);
+- **x native** — median / the native's median (NumPy, which has no RMSProp of its own: / polyprop's plain path, `polyprop.step`);
   below 1 is faster than native. TF variants are compared eager-to-eager and compiled-to-compiled.
 - **GB/s** — bytes a step must move over the median time: read parameter, gradient and
   accumulator, write parameter and accumulator = 5 x itemsize per element (20 bytes for
@@ -622,7 +622,7 @@ def render_readme(step: dict[str, Any], train: dict[str, Any]) -> str:
         "## This run\n\n" + format_machine(step, train),
         "## Summary: fastest polyprop path / native\n\n"
         "One row per backend, dtype and case: the polyprop variant with the lowest median step time, "
-        "against the native variant its ratio is taken against (NumPy: the in-place reference). "
+        "against the native variant its ratio is taken against (NumPy: polyprop's plain path, the baseline). "
         "Below 1 is faster than native.\n\n" + format_summary(summary),
         "## Targets\n\n"
         "Computed from the data above (reporting, not a test): on 1e7 float32 elements, fastest polyprop / "

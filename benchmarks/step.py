@@ -62,7 +62,7 @@ class Variant:
     """One way of taking a step; ``run`` takes one step and waits until it is done."""
 
     name: str
-    role: str  # "native", "polyprop" or "reference"
+    role: str  # "native", "baseline" (NumPy's plain path, which has no native), "polyprop" or "reference"
     run: Callable[[], None]
     memory_method: str = "rss"  # "tracemalloc" (NumPy) or "rss" (peak RSS growth)
     versus: str | None = None  # the native variant its ratio is taken against; None: the first native
@@ -138,8 +138,8 @@ def numpy_variants(xs: list[Any], gs: list[Any]) -> list[Variant]:
         params, state = polyprop.step(params, gs, state, config)
 
     return [
+        Variant("polyprop.step (plain path, the baseline)", "baseline", ours, "tracemalloc"),
         Variant("numpy in-place ufuncs (reference)", "reference", reference, "tracemalloc"),
-        Variant("polyprop.step", "polyprop", ours, "tracemalloc"),
         fast_variant("polyprop.fast_step (blocked ufuncs)", config, xs, gs, lambda a: a.copy(), memory_method="tracemalloc"),
     ]
 
@@ -457,7 +457,7 @@ def run_case(
         except Exception as error:  # noqa: BLE001 - reported in the output
             rows.append({**base, "variant": variant.name, "role": variant.role, "error": f"{type(error).__name__}: {error}"})
     times = time_variants(usable, args.repeats, args.warmup)
-    first_native = next((v for v in usable if v.role in ("native", "reference")), None)
+    first_native = next((v for v in usable if v.role in ("native", "baseline")), None)
     for variant in usable:
         gc.collect()
         native = next((v for v in usable if v.name == variant.versus), first_native)
@@ -475,7 +475,7 @@ def run_case(
                 "median_s": median,
                 "min_s": min(times[variant.name]),
                 "repeats": len(times[variant.name]),
-                "ratio_to_native": median / native_median if native_median and variant is not native and variant.role != "reference" else None,
+                "ratio_to_native": median / native_median if native_median and variant is not native else None,
                 "native": native.name if native is not None else None,
                 "bandwidth_Bps": bytes_per_step / median,
                 "triad_share": bytes_per_step / median / triad,

@@ -132,8 +132,8 @@ def test_report_from_json_writes_the_readme_and_a_png(tmp_path, step_json):
                     "## Training: the chapter's airfoil run", "## Running it", "## What is compared", "## Columns"):
         assert heading in text
     assert "| backend | dtype | case | native | native ms | fastest polyprop |" in text
-    assert "| numpy | float32 | 1e3 | numpy in-place ufuncs (reference) |" in text
-    assert "| numpy | float32 | model | numpy in-place ufuncs (reference) |" in text
+    assert "| numpy | float32 | 1e3 | polyprop.step (plain path, the baseline) |" in text
+    assert "| numpy | float32 | model | polyprop.step (plain path, the baseline) |" in text
     assert "| numpy | model float32 | fastest polyprop / native | ≤ 1.00 |" in text
     assert "| torch | 1e7 float32 | fastest polyprop / native | ≤ 0.90 | - | - | no data |" in text
     assert "no native optimizer" in text and "![step time](step_time.png)" in text
