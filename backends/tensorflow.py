@@ -266,14 +266,27 @@ def compile_update(config: Any, update: Any, plain: Any) -> Any:
                 ms[i].assign(leaf.m)
 
     compiled = tf.function(new_tensors, jit_compile=True)
-    compiled_assign = tf.function(assign, jit_compile=True)
+    # One compiled function per set of variables, which it captures: a step then passes
+    # only the gradients and scalars (a few recent sets are kept, with their variables).
+    bound: dict[tuple[int, ...], tuple[list[Any], Any]] = {}
+
+    def assigner(state: Any) -> Any:
+        variables = [v for leaves in state if leaves is not None for v in leaves]
+        key = tuple(id(v) for v in variables)
+        entry = bound.get(key)
+        if entry is None or any(a is not b for a, b in zip(entry[0], variables)):
+            if len(bound) >= 8:
+                bound.pop(next(iter(bound)))
+            captured = functools.partial(assign, state.x, state.nu, state.mu, state.m)
+            entry = bound[key] = (variables, tf.function(captured, jit_compile=True))
+        return entry[1]
 
     def apply(gs: list[Any], leaves: Any, hyper: Any) -> Any:
         h = type(hyper)(*(None if v is None else _float64(v) for v in hyper))
         if not all(isinstance(x, tf.Variable) for x in leaves.x):
             return Leaves(*compiled(leaves.x, leaves.nu, leaves.mu, leaves.m, gs, h))
         state = Leaves(leaves.x, *(None if s is None else [_variable(t) for t in s] for s in leaves[1:]))
-        compiled_assign(state.x, state.nu, state.mu, state.m, gs, h)
+        assigner(state)(gs, h)
         return state
 
     apply.path = "tf.function(jit_compile=True) (variables assigned in place)"  # type: ignore[attr-defined]
