@@ -689,3 +689,36 @@ def test_save_names_what_cannot_be_saved(tmp_path):
         polyprop.save(tmp_path / "c.npz", np.ones(2), polyprop.init([np.ones(2)], config), config)
     assert message(excinfo) == "params must be a list, tuple or dict of tensors, got ndarray"
     assert not (tmp_path / "c.npz").exists()
+
+
+def test_the_validation_cache_never_lets_a_changed_leaf_through():
+    """A step that passed is remembered by its leaves' types, shapes and dtypes; any change is checked again."""
+    config = RMSPropConfig(learning_rate=0.1, momentum=0.5, centered=True)
+    params = [np.ones(3), np.ones((2, 2))]
+    state = polyprop.init(params, config, "numpy")
+    grads = [np.ones(3), np.ones((2, 2))]
+    params, state = polyprop.step(params, grads, state, config, "numpy")  # remembered
+    bad_grads = [
+        ([np.ones(4), np.ones((2, 2))], ValueError, r"grads\[0\] has shape \(4,\) but params\[0\] has shape \(3,\)"),
+        ([np.ones(3, np.float32), np.ones((2, 2))], TypeError, r"grads\[0\] has dtype float32 but float64 is needed"),
+        ([np.ones(3), FakeTensor((2, 2))], TypeError, r"grads\[1\] is a torch tensor"),
+    ]
+    for grads_now, error, message in bad_grads:
+        with pytest.raises(error, match=message):
+            polyprop.step(params, grads_now, state, config, "numpy")
+    bad_state = state._replace(mu=[np.ones(3), np.ones((2, 3))])
+    with pytest.raises(ValueError, match=r"state.mu\[1\] has shape \(2, 3\) but params\[1\] has shape \(2, 2\)"):
+        polyprop.step(params, grads, bad_state, config, "numpy")
+    with pytest.raises(TypeError, match=r"state.nu\[0\] has dtype float64 but float32 is needed"):
+        polyprop.step(params, grads, state, config.replace(state_dtype="float32"), "numpy")
+    params, state = polyprop.step(params, grads, state, config, "numpy")  # the good leaves still pass
+    assert state.count == 2
+
+
+class FakeTensor:
+    """Looks like a tensor of another framework (its type's module is torch's), without importing it."""
+
+    __module__ = "torch"
+
+    def __init__(self, shape):
+        self.shape, self.dtype = shape, np.dtype("float64")
