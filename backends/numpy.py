@@ -88,19 +88,19 @@ def compile_update(config: Any, update: Callable[..., Any], plain: Callable[...,
     from polyprop.expression import Untraceable, lower, trace
 
     try:
-        lowered = lower(trace(update, config.centered, config.momentum > 0, config.bias_correction))
+        program = trace(update, config.centered, config.momentum > 0, config.bias_correction)
+        lowered = lower(program)
     except Untraceable:
         return None
     calls = [
         (np.sqrt if op == "sqrt" else _UFUNCS.get(op, np.copyto), a, b, out)
         for op, a, b, out in lowered.instructions
     ]
-    constants = {}  # program constants by name; the per-step ones come from hyper
 
     def apply(gs: list[np.ndarray], leaves: Any, hyper: Any) -> Any:
         if not all(_in_place_ok(x, g, leaves, i) for i, (x, g) in enumerate(zip(leaves.x, gs))):
             return plain(gs, leaves, hyper)
-        values = {**constants, **hyper._asdict()}
+        values = {**program.constants, **hyper._asdict()}  # the config's scalars, then the step's
         scalars: dict[Any, list[np.ndarray]] = {}
         jobs = []  # (flat buffers, scalars, dtype, first block, end), each block range one job
         for i, (x, g) in enumerate(zip(leaves.x, gs)):
@@ -112,7 +112,6 @@ def compile_update(config: Any, update: Callable[..., Any], plain: Callable[...,
         _run_jobs(calls, jobs, lowered.temporaries)
         return leaves
 
-    constants.update(trace(update, config.centered, config.momentum > 0, config.bias_correction).constants)
     apply.path = "in-place ufuncs, cache-sized blocks"  # type: ignore[attr-defined]
     return apply
 
