@@ -5,7 +5,9 @@ from __future__ import annotations
 import dataclasses
 import math
 import numbers
+import re
 from collections.abc import Callable
+from typing import Any
 
 Schedule = Callable[[int], float]
 """A hyperparameter as a function of the step count (0 for the first step)."""
@@ -35,6 +37,12 @@ class RMSPropConfig:
         lr_inside_momentum=True:        m = momentum * m + lr * u;  x = x - m
         lr_inside_momentum=False:       m = momentum * m + u;       x = x - lr * m
         nesterov=True replaces the final m by (u-term + momentum * m) in both forms.
+
+    A number may be a Python or NumPy number (stored as a float) or a 0-d array
+    (kept as it is); its value is range-checked.  A traced value (under
+    ``jax.jit``, ``optax.inject_hyperparams``, ``tf.function``: see
+    :func:`is_traced`) is kept and used unchecked, as the frameworks do.  The
+    flags take ``bool`` or ``numpy.bool_`` (stored as ``bool``).
 
     Attributes:
         learning_rate: step size ``lr`` >= 0, a float or a schedule ``count -> float``.
@@ -67,6 +75,14 @@ class RMSPropConfig:
             ``state.skipped`` counts it) or ``"raise"`` (FloatingPointError naming the
             first offending gradient).  ``"skip"`` and ``"raise"`` read the gradients'
             values, so they need concrete tensors (not inside ``jax.jit``).
+        weight_before_square: compute the new squared-gradient term as
+            ``((1 - decay) * g) * g`` instead of ``(1 - decay) * (g * g)`` (MXNet's
+            centered kernel).  The two are equal in exact arithmetic; the flag only
+            chooses the rounding order, so a preset reproduces its native to the bit.
+        lr_before_divide: compute the learning-rate term as ``(lr * g) / den``
+            instead of ``lr * (g / den)`` (Keras, MXNet's centered kernel); again
+            only the rounding order.  (It does not apply with
+            ``lr_inside_momentum=False``, where ``lr`` multiplies the buffer.)
         state_dtype: keep the accumulators and momentum in this dtype (e.g.
             ``"float32"`` for float16/bfloat16 parameters) and compute the update in
             it; None (the default) keeps them in the parameter's dtype, as the
@@ -89,6 +105,8 @@ class RMSPropConfig:
     allow_unit_decay: bool = False
     nonfinite: str = "propagate"
     state_dtype: str | None = None
+    weight_before_square: bool = False
+    lr_before_divide: bool = False
 
     def __post_init__(self) -> None:
         for name in (
@@ -100,9 +118,14 @@ class RMSPropConfig:
             "maximize",
             "bias_correction",
             "allow_unit_decay",
+            "weight_before_square",
+            "lr_before_divide",
         ):
-            if not isinstance(getattr(self, name), bool):
-                raise TypeError(f"{name} must be True or False, got {getattr(self, name)!r}")
+            value = getattr(self, name)
+            if _is_numpy_bool(value):
+                object.__setattr__(self, name, bool(value))
+            elif not isinstance(value, bool):
+                raise TypeError(f"{name} must be True or False, got {value!r}")
         if not callable(self.learning_rate):
             check_learning_rate(self.learning_rate)
         if not callable(self.decay):
@@ -111,13 +134,17 @@ class RMSPropConfig:
         _check_range("initial_scale", self.initial_scale, low=0.0)
         _check_range("momentum", self.momentum, low=0.0, high=1.0)
         _check_range("weight_decay", self.weight_decay, low=0.0)
+        for name in ("learning_rate", "decay", "eps", "initial_scale", "momentum", "weight_decay"):
+            value = getattr(self, name)
+            if isinstance(value, numbers.Real):  # np.float32(0.9) -> 0.899999976..., exactly its value
+                object.__setattr__(self, name, float(value))
         if self.nonfinite not in NONFINITE:
             raise ValueError(f"nonfinite must be one of {', '.join(map(repr, NONFINITE))}, got {self.nonfinite!r}")
         if self.state_dtype is not None and self.state_dtype not in STATE_DTYPES:
             raise ValueError(
                 f"state_dtype must be None or one of {', '.join(map(repr, STATE_DTYPES))}, got {self.state_dtype!r}"
             )
-        if self.nesterov and self.momentum == 0:
+        if self.nesterov and not is_traced(self.momentum) and self.momentum == 0:
             raise ValueError("nesterov=True needs momentum in (0, 1), got momentum=0")
 
     def replace(self, **changes: object) -> RMSPropConfig:
@@ -125,13 +152,13 @@ class RMSPropConfig:
         return dataclasses.replace(self, **changes)  # type: ignore[arg-type]
 
 
-def check_learning_rate(value: object) -> float:
-    """``value`` as a float if it is a finite learning rate >= 0, else a ValueError."""
+def check_learning_rate(value: object) -> Any:
+    """``value`` as a float if it is a concrete learning rate >= 0; a traced value as it is (see _check_range)."""
     return _check_range("learning_rate", value, low=0.0)
 
 
-def check_decay(value: object, allow_unit_decay: bool = False) -> float:
-    """``value`` as a float if it is a decay in [0, 1) (or [0, 1] when allowed)."""
+def check_decay(value: object, allow_unit_decay: bool = False) -> Any:
+    """``value`` as a float if it is a concrete decay in [0, 1) (or [0, 1] when allowed); a traced value as it is."""
     try:
         return _check_range("decay", value, low=0.0, high=1.0, high_open=not allow_unit_decay)
     except ValueError as error:
@@ -150,15 +177,72 @@ def _check_range(
     high: float = math.inf,
     low_open: bool = False,
     high_open: bool = True,
-) -> float:
-    """``value`` as a float if it is a real number in the interval, else a ValueError naming it."""
+) -> Any:
+    """``value`` as a float if it is a concrete real number in the interval, else an error naming it.
+
+    Concrete: a Python or NumPy real (not a bool) or a 0-d real array of any
+    framework, whose value is read.  A traced value (:func:`is_traced`: under
+    ``jax.jit``, ``optax.inject_hyperparams``, ``tf.function``) has no value yet:
+    it is returned as it is, unchecked, as the frameworks themselves use it.
+    """
+    if is_traced(value):
+        return value
     interval = f"{'(' if low_open else '['}{low:g}, {high:g}{')' if high_open else ']'}"
-    if isinstance(value, bool) or not isinstance(value, numbers.Real):
-        raise TypeError(f"{name} must be a real number in {interval}, got {value!r}")
-    number = float(value)
+    number = real_value(value)
+    if number is None:
+        raise TypeError(f"{name} must be a real number in {interval} (a number or a 0-d array), got {value!r}")
     below = number <= low if low_open else number < low
     above = number >= high if high_open else number > high
     if math.isnan(number) or below or above:
         raise ValueError(f"{name} must be in {interval}, got {value!r}")
     return number
+
+
+def real_value(value: object) -> float | None:
+    """The value of a concrete real scalar as a float, else None (a bool, a tracer, a string, a vector...).
+
+    A real scalar is a Python or NumPy number that is not a bool, or a 0-d array
+    (NumPy, JAX, PyTorch, TensorFlow, MXNet) of a real dtype, or of a complex one
+    with imaginary part 0 (``optax.inject_hyperparams`` casts float hyperparameters
+    to the parameters' dtype, complex64 for complex parameters).
+    """
+    if isinstance(value, bool) or _is_numpy_bool(value) or is_traced(value):
+        return None
+    if isinstance(value, numbers.Real):
+        return float(value)
+    try:
+        shape, dtype = tuple(getattr(value, "shape")), str(getattr(value, "dtype"))  # noqa: B009
+    except (AttributeError, TypeError, ValueError):  # not an array, or a shape not known yet
+        return None
+    if shape != () or not _NUMBER_DTYPE.search(dtype):
+        return None
+    try:
+        number = complex(value)  # type: ignore[call-overload]
+    except (TypeError, ValueError):  # a value that cannot be read now
+        return None
+    return number.real if number.imag == 0 else None
+
+
+def is_traced(value: object) -> bool:
+    """Whether ``value`` is symbolic (its value is not known yet): a JAX tracer or a TF graph tensor.
+
+    Read from the names of its type and base classes (``jax...Tracer``,
+    ``tensorflow...SymbolicTensor``), so no framework is imported.
+    """
+    for cls in type(value).__mro__:
+        module = cls.__module__ or ""
+        if (cls.__name__ == "Tracer" and module.startswith("jax")) or (
+            cls.__name__ == "SymbolicTensor" and module.startswith("tensorflow")
+        ):
+            return True
+    return False
+
+
+def _is_numpy_bool(value: object) -> bool:
+    """``numpy.True_`` and ``numpy.False_`` (numpy's bool scalar type is no subclass of ``bool``)."""
+    return type(value).__module__ == "numpy" and type(value).__name__ in ("bool", "bool_")
+
+
+_NUMBER_DTYPE = re.compile(r"float|int|complex")
+"""A dtype whose text names a number type (float16..64, bfloat16, (u)int8..64, complex64/128), in any framework's spelling."""
 

@@ -71,7 +71,7 @@ class Ops(Protocol):
         """``sqrt(x)``."""
 
     def square(self, x: Tensor) -> Tensor:
-        """``x * x``."""
+        """``x * x``; for complex ``x`` (JAX only) ``|x|^2 = (conj(x) * x).real``, in the dtype of ``x``, as optax."""
 
     def cast(self, x: Tensor, dtype: str) -> Tensor:
         """``x`` converted to the dtype named ``dtype`` (``"float32"``, ``"float64"``, ...)."""

@@ -86,6 +86,9 @@ VARIANTS: dict[str, RMSPropConfig] = {
         maximize=True,
         bias_correction=True,
     ),
+    "rounding_order": RMSPropConfig(  # MXNet's centered kernel order; Keras's lr order
+        learning_rate=0.01, decay=0.9, centered=True, momentum=0.9, weight_before_square=True, lr_before_divide=True
+    ),
 }
 """The parity matrix's configurations: every field of RMSPropConfig is exercised."""
 

@@ -23,15 +23,23 @@ gradient before the optimizer and are done by the drop-in front ends, not the co
 from __future__ import annotations
 
 from collections.abc import Callable
+from typing import Any
 
-from .config import Hyper, RMSPropConfig
+from .config import Hyper, RMSPropConfig, real_value
 
 
-def _f32(value: float) -> float:
-    """``value`` rounded to the nearest float32, as a Python float (no NumPy needed)."""
+def _f32(value: Any) -> Any:
+    """``value`` rounded to the nearest float32, as a Python float (no NumPy needed).
+
+    Anything but a concrete real number (a traced value, a wrong type) is returned
+    as it is, for RMSPropConfig to use or refuse by name.
+    """
     import struct
 
-    return float(struct.unpack("f", struct.pack("f", value))[0])
+    number = real_value(value)
+    if number is None:
+        return value
+    return float(struct.unpack("f", struct.pack("f", number))[0])
 
 
 def torch(
@@ -80,6 +88,7 @@ def keras(
         centered=centered,
         weight_decay=weight_decay or 0.0,
         decoupled_weight_decay=True,
+        lr_before_divide=True,  # Keras: increment = (lr * g) / sqrt(v + eps)
     )
 
 
@@ -121,6 +130,10 @@ def mxnet(
         momentum=_f32(gamma2) if centered else 0.0,
         lr_inside_momentum=True,
         weight_decay=_f32(wd),
+        # MXNet's kernels round in their own order: rmsprop_update as the neutral form,
+        # rmspropalex_update (centered) ((1 - gamma1) * g) * g and (lr * g) / den.
+        weight_before_square=centered,
+        lr_before_divide=centered,
     )
 
 
@@ -143,7 +156,7 @@ def optax(
         eps_in_sqrt=eps_in_sqrt,
         initial_scale=initial_scale,
         centered=centered,
-        momentum=momentum or 0.0,
+        momentum=0.0 if momentum is None else momentum,  # not `or`: a traced momentum has no truth value
         lr_inside_momentum=True,
         nesterov=nesterov,
         bias_correction=bias_correction,

@@ -251,7 +251,10 @@ def _first_nonfinite(ops: Ops, keys: list[Any], gs: list[Any]) -> Any:
     import numpy as np
 
     for key, g in zip(keys, gs):
-        if g is not None and not np.all(np.isfinite(ops.to_numpy(g).astype(np.float64))):
+        if g is None:
+            continue
+        values = ops.to_numpy(g)  # complex: a NaN in the imaginary part counts too
+        if not np.all(np.isfinite(values if np.iscomplexobj(values) else values.astype(np.float64))):
             return key
     return None
 
@@ -300,27 +303,32 @@ def update_leaf(
             x = ops.sub(x, ops.mul(ops.mul(x, c(config.weight_decay)), c(lr)))
         else:
             g = ops.add(g, ops.mul(c(config.weight_decay), x))
-    nu = ops.add(ops.mul(c(decay), nu), ops.mul(c(hyper.keep), ops.square(g)))
+    keep = c(hyper.keep)
+    fresh = ops.mul(ops.mul(keep, g), g) if config.weight_before_square else ops.mul(keep, ops.square(g))
+    nu = ops.add(ops.mul(c(decay), nu), fresh)
     var = nu if correction is None else ops.div(nu, c(correction))
     if mu is not None:
-        mu = ops.add(ops.mul(c(decay), mu), ops.mul(c(hyper.keep), g))
+        mu = ops.add(ops.mul(c(decay), mu), ops.mul(keep, g))
         mean = mu if correction is None else ops.div(mu, c(correction))
         var = ops.sub(var, ops.square(mean))
     if config.eps_in_sqrt:
         den = ops.sqrt(ops.add(var, c(config.eps)))
     else:
         den = ops.add(ops.sqrt(var), c(config.eps))
-    u = ops.div(g, den)
+
+    def lr_times_u() -> Tensor:
+        return ops.div(ops.mul(c(lr), g), den) if config.lr_before_divide else ops.mul(c(lr), ops.div(g, den))
 
     if m is None:
-        delta = ops.mul(c(lr), u)
+        delta = lr_times_u()
     elif config.lr_inside_momentum:
         beta = c(config.momentum)
-        lr_u = ops.mul(c(lr), u)
+        lr_u = lr_times_u()
         m = ops.add(ops.mul(beta, m), lr_u)
         delta = ops.add(lr_u, ops.mul(beta, m)) if config.nesterov else m
     else:
         beta = c(config.momentum)
+        u = ops.div(g, den)
         m = ops.add(ops.mul(beta, m), u)
         delta = ops.mul(c(lr), ops.add(u, ops.mul(beta, m)) if config.nesterov else m)
     new_x = ops.sub(x, delta)

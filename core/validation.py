@@ -15,6 +15,9 @@ from . import backends as _backends
 
 _DTYPE = re.compile(r"(bfloat16|float16|float32|float64|complex64|complex128|u?int8|u?int16|u?int32|u?int64|bool)")
 FLOAT_DTYPES = ("float16", "bfloat16", "float32", "float64")
+COMPLEX_DTYPES = ("complex64", "complex128")
+COMPLEX_BACKENDS = ("jax",)
+"""Backends that take complex parameters, as optax does: their ``square`` is ``|x|^2 = (conj(x) x).real``."""
 
 
 @functools.lru_cache(maxsize=256)
@@ -56,15 +59,24 @@ def _check_framework(name: str, tensor: Any, backend: str, suffix: str) -> None:
 
 
 def check_param(name: str, x: Any, backend: str) -> tuple[tuple[Any, ...], str]:
-    """A parameter must be a floating-point tensor of ``backend``'s framework; returns its (shape, dtype)."""
+    """A parameter must be a floating-point tensor of ``backend``'s framework; returns its (shape, dtype).
+
+    Complex parameters are allowed on the backends in COMPLEX_BACKENDS.
+    """
     _check_framework(name, x, backend, f"the backend is {backend}")
     shape, dtype = _describe(name, x, "a tensor")
-    if dtype not in FLOAT_DTYPES:
+    if dtype in FLOAT_DTYPES or (dtype in COMPLEX_DTYPES and backend in COMPLEX_BACKENDS):
+        return shape, dtype
+    if dtype in COMPLEX_DTYPES:
         raise TypeError(
-            f"{name} has dtype {dtype}: RMSProp needs floating-point parameters "
-            f"({', '.join(FLOAT_DTYPES)})"
+            f"{name} has dtype {dtype}: complex parameters are supported on the "
+            f"{', '.join(COMPLEX_BACKENDS)} backend only (as optax defines them); the {backend} backend needs "
+            f"floating-point parameters ({', '.join(FLOAT_DTYPES)})"
         )
-    return shape, dtype
+    raise TypeError(
+        f"{name} has dtype {dtype}: RMSProp needs floating-point parameters "
+        f"({', '.join(FLOAT_DTYPES)}{', or ' + '/'.join(COMPLEX_DTYPES) if backend in COMPLEX_BACKENDS else ''})"
+    )
 
 
 def check_like(

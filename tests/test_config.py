@@ -75,3 +75,71 @@ def test_config_is_frozen_and_replace_validates():
     assert config.replace(decay=0.5).decay == 0.5
     with pytest.raises(ValueError, match="decay"):
         config.replace(decay=2.0)
+
+
+def test_numpy_bools_are_accepted_and_stored_as_bools():
+    config = RMSPropConfig(centered=np.True_, nesterov=np.True_, momentum=0.5, maximize=np.False_)
+    assert config.centered is True and config.nesterov is True and config.maximize is False
+
+
+def test_numpy_scalars_are_stored_as_floats_and_0d_arrays_as_they_are():
+    lr = np.array(0.25)
+    config = RMSPropConfig(learning_rate=lr, decay=np.float32(0.9), momentum=np.int64(0), eps=np.float16(1e-3))
+    assert type(config.decay) is float and config.decay == float(np.float32(0.9))
+    assert type(config.momentum) is float and type(config.eps) is float
+    assert config.learning_rate is lr
+
+
+@pytest.mark.parametrize(
+    "field,value,error,message",
+    [
+        ("decay", np.float32(1.5), ValueError, r"decay must be in \[0, 1\), got np.float32\(1.5\)"),
+        ("learning_rate", np.array(-1.0), ValueError, r"learning_rate must be in \[0, inf\), got array\(-1.\)"),
+        ("eps", np.array([1e-8]), TypeError, r"eps must be a real number in \(0, inf\) \(a number or a 0-d array\)"),
+        ("momentum", np.True_, TypeError, r"momentum must be a real number in \[0, 1\)"),
+        ("weight_decay", np.array(1j), TypeError, r"weight_decay must be a real number"),
+        ("centered", np.array(True), TypeError, r"centered must be True or False"),
+    ],
+    ids=["np-float32-out-of-range", "0d-array-out-of-range", "vector", "np-bool-number", "complex", "0d-bool-flag"],
+)
+def test_bad_concrete_values_are_refused_by_name(field, value, error, message):
+    with pytest.raises(error, match=message):
+        RMSPropConfig(**{field: value})
+
+
+def test_traced_jax_values_are_used_unchecked():
+    from conftest import require_backend
+
+    require_backend("jax")
+    import jax
+
+    seen = {}
+
+    @jax.jit
+    def build(value):
+        config = RMSPropConfig(learning_rate=value, decay=value, eps=value, momentum=value, nesterov=True)
+        seen["traced"] = polyprop.config.is_traced(config.decay)
+        return config.decay * 2
+
+    assert float(build(5.0)) == 10.0  # out of range, but a tracer has no value to check
+    assert seen["traced"] is True
+    assert not polyprop.config.is_traced(jax.numpy.asarray(0.5))
+    with pytest.raises(ValueError, match=r"decay must be in \[0, 1\)"):
+        RMSPropConfig(decay=jax.numpy.asarray(5.0))  # a concrete jax array is checked
+
+
+def test_symbolic_tensorflow_values_are_used_unchecked():
+    from conftest import require_backend
+
+    require_backend("tensorflow")
+    import tensorflow as tf
+
+    @tf.function
+    def build(value):
+        config = RMSPropConfig(learning_rate=value, decay=value)
+        assert polyprop.config.is_traced(config.decay)
+        return config.decay * 2.0
+
+    assert float(build(tf.constant(5.0))) == 10.0
+    with pytest.raises(ValueError, match=r"decay must be in \[0, 1\)"):
+        RMSPropConfig(decay=tf.constant(5.0))  # an eager tensor is checked

@@ -88,6 +88,7 @@ def test_keras_preset_defaults_round_the_learning_rate_to_float32():
     assert config == RMSPropConfig(
         learning_rate=f32(0.001), decay=0.9, eps=1e-7, eps_in_sqrt=True, momentum=0.0,
         lr_inside_momentum=True, centered=False, weight_decay=0.0, decoupled_weight_decay=True,
+        lr_before_divide=True,
     )
     assert config.learning_rate != 0.001  # 0.001 is not a float32
 
@@ -97,6 +98,7 @@ def test_keras_preset_maps_every_argument_and_keeps_a_schedule():
     assert config == RMSPropConfig(
         learning_rate=f32(0.1), decay=0.8, eps=1e-5, eps_in_sqrt=True, momentum=0.5,
         lr_inside_momentum=True, centered=True, weight_decay=0.004, decoupled_weight_decay=True,
+        lr_before_divide=True,
     )
 
     def schedule(count):
@@ -127,6 +129,7 @@ def test_mxnet_preset_uses_gamma2_as_momentum_only_when_centered():
     assert config == RMSPropConfig(
         learning_rate=f32(0.05), decay=f32(0.95), eps=f32(1e-6), eps_in_sqrt=True, centered=True,
         momentum=f32(0.8), lr_inside_momentum=True, weight_decay=f32(0.01),
+        weight_before_square=True, lr_before_divide=True,
     )
     assert presets.mxnet(gamma2=0.8, centered=False).momentum == 0.0
     assert presets.mxnet(centered=True).momentum == f32(0.9)  # gamma2's default

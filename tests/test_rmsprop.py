@@ -208,3 +208,30 @@ def test_step_is_pure():
     polyprop.step(params, grads, state, config)
     for before, after in zip(snapshot, (params[0], grads[0], state.nu[0], state.mu[0], state.momentum[0])):
         assert np.array_equal(before, after)
+
+
+@pytest.mark.parametrize("weight_before_square", [False, True])
+@pytest.mark.parametrize("lr_before_divide", [False, True])
+@pytest.mark.parametrize("momentum", [0.0, 0.5])
+def test_rounding_order_flags_choose_the_order_of_the_products(weight_before_square, lr_before_divide, momentum):
+    """float32 in numpy, one step: nu's new term and the lr term rounded in the order the flags name."""
+    rng = np.random.default_rng(7)
+    x, g = (rng.standard_normal(4096).astype(np.float32) for _ in range(2))
+    config = RMSPropConfig(
+        learning_rate=0.037, decay=0.71, eps=1e-3, momentum=momentum, centered=True,
+        weight_before_square=weight_before_square, lr_before_divide=lr_before_divide,
+    )
+    (new_x,), state = polyprop.step([x], [g], polyprop.init([x], config), config)
+    f = np.float32
+    keep, decay, lr = f(1 - 0.71), f(0.71), f(0.037)
+    nu = (keep * g) * g if weight_before_square else keep * (g * g)
+    nu = f(0) * decay + nu
+    mu = f(0) * decay + keep * g
+    den = np.sqrt((nu - mu * mu) + f(1e-3))
+    step = (lr * g) / den if lr_before_divide else lr * (g / den)
+    if momentum:
+        step = f(momentum) * np.zeros_like(x) + step
+    np.testing.assert_array_equal(state.nu[0], nu)
+    np.testing.assert_array_equal(new_x, x - step)
+    other = (keep * g) * g if not weight_before_square else keep * (g * g)
+    assert not np.array_equal(nu, other)  # the orders really round differently on these inputs

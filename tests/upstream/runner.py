@@ -92,6 +92,11 @@ def excluded(suite: str) -> dict[str, str]:
     return {str(key): str(reason) for key, reason in section.items()}
 
 
+def matches(key: str, name: str) -> bool:
+    """Whether an excluded.toml ``key`` names the test ``name``: a substring, or with a final ``$`` a suffix."""
+    return name.endswith(key[:-1]) if key.endswith("$") else key in name
+
+
 def check(results: dict[str, str], suite: str) -> dict[str, int]:
     """Assert every test passed except the excluded ones; return the counts.
 
@@ -102,7 +107,7 @@ def check(results: dict[str, str], suite: str) -> dict[str, int]:
     counts = {"ran": len(results), "passed": 0, "excluded": 0}
     failures = []
     for name, outcome in sorted(results.items()):
-        if any(key in name for key in reasons):
+        if any(matches(key, name) for key in reasons):
             counts["excluded"] += 1
             continue
         if outcome == "passed":
@@ -120,4 +125,4 @@ def check(results: dict[str, str], suite: str) -> dict[str, int]:
 
 def stale_exclusions(suite: str, every_test_name: set[str]) -> list[str]:
     """Entries of ``[suite]`` that match no test in ``every_test_name`` (all runs of the suite together)."""
-    return [key for key in excluded(suite) if not any(key in name for name in every_test_name)]
+    return [key for key in excluded(suite) if not any(matches(key, name) for name in every_test_name)]
