@@ -84,143 +84,37 @@ def from_numpy(array: np.ndarray) -> tf.Tensor:
 
 
 # --------------------------------------------------------------------------------------
-# Drop-in for keras.optimizers.RMSprop (Keras 3), driven by the neutral definition.
-# Built on first access of ``polyprop.backends.tensorflow.RMSprop``.
+# Keras 3: the drop-in and its checkpoints live in polyprop.backends.keras (any Keras
+# backend); these names stay here for TensorFlow users (the same class and functions).
 
 
 def __getattr__(name: str) -> Any:
-    if name == "RMSprop":
-        globals()["RMSprop"] = cls = _keras_rmsprop_class()
-        return cls
+    if name == "RMSprop":  # imported on first use: importing this adapter imports no Keras
+        from .keras import RMSprop
+
+        globals()["RMSprop"] = RMSprop
+        return RMSprop
     raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 
-def _keras_rmsprop_class() -> Any:
-    import keras
-
-    from ..config import check_learning_rate
-    from ..presets import keras as keras_preset
-    from ..rmsprop import RMSPropState, step
-    from ..selection import get_ops
-
-    class RMSprop(keras.optimizers.RMSprop):
-        """``keras.optimizers.RMSprop`` whose update step is :func:`polyprop.step`.
-
-        Same constructor, defaults, variables (``velocity``, ``momentum``,
-        ``average_gradient``) and ``get_config``, so it works in ``model.compile()``,
-        ``model.fit()`` and custom ``tf.GradientTape`` loops and its variables load
-        into the native optimizer and back.  Keras's base class still applies
-        loss scaling, gradient accumulation, clipping (``clipnorm``, ``clipvalue``,
-        ``global_clipnorm``), decoupled weight decay and EMA, exactly as for the native
-        optimizer; the RMSProp update itself is :func:`polyprop.presets.keras`.
-        """
-
-        def __init__(self, *args: Any, **kwargs: Any) -> None:
-            super().__init__(*args, **kwargs)
-            # Refuse bad hyperparameters now, with polyprop's messages (rho=1.5 -> "decay must be ...").
-            keras_preset(rho=self.rho, momentum=self.momentum, epsilon=self.epsilon, centered=self.centered)
-            if isinstance(kwargs.get("learning_rate", args[0] if args else None), (int, float)):
-                check_learning_rate(kwargs.get("learning_rate", args[0] if args else None))
-
-        def update_step(self, gradient: Any, variable: Any, learning_rate: Any) -> None:
-            ops = get_ops(keras.backend.backend())
-            lr = keras.ops.cast(learning_rate, variable.dtype)
-            gradient = keras.ops.cast(gradient, variable.dtype)
-            index = self._get_variable_index(variable)
-            config = keras_preset(
-                learning_rate=lambda count: lr,
-                rho=self.rho,
-                momentum=self.momentum,
-                epsilon=self.epsilon,
-                centered=self.centered,
-            )
-            velocity = self._velocities[index]
-            average = self._average_gradients[index] if self.centered else None
-            momentum = self._momentums[index] if self.momentum > 0 else None
-            read = keras.ops.convert_to_tensor
-            state = RMSPropState(
-                count=0,  # Keras's RMSprop uses no step count
-                nu=[read(velocity)],
-                mu=[read(average)] if average is not None else None,
-                momentum=[read(momentum)] if momentum is not None else None,
-            )
-            (new_value,), new_state = step([read(variable)], [gradient], state, config, ops)
-            self.assign(velocity, new_state.nu[0])
-            if average is not None:
-                self.assign(average, new_state.mu[0])
-            if momentum is not None:
-                self.assign(momentum, new_state.momentum[0])
-            self.assign(variable, new_value)
-
-    RMSprop.__module__ = __name__
-    return RMSprop
-
-
 def save_optimizer(path: Any, optimizer: Any, variables: Any) -> None:
-    """Write a Keras RMSprop (native or polyprop's) and its model ``variables`` as a polyprop checkpoint.
+    """:func:`polyprop.backends.keras.save_optimizer`: a Keras RMSprop and its ``variables`` as a polyprop checkpoint."""
+    from .keras import save_optimizer
 
-    ``velocity``, ``average_gradient`` and ``momentum`` become ``nu``, ``mu`` and
-    ``momentum``; the hyperparameters become :func:`polyprop.presets.keras`.
-    """
-    from ..checkpoint import save
-    from ..rmsprop import RMSPropState
-
-    if not optimizer.built:
-        optimizer.build(variables)
-    config = _keras_config(optimizer)
-    index = [optimizer._get_variable_index(v) for v in variables]
-
-    def read(slots: Any) -> list[Any]:
-        return [tf.convert_to_tensor(slots[i]) for i in index]
-
-    state = RMSPropState(
-        count=int(optimizer.iterations.numpy()),
-        nu=read(optimizer._velocities),
-        mu=read(optimizer._average_gradients) if optimizer.centered else None,
-        momentum=read(optimizer._momentums) if optimizer.momentum > 0 else None,
-    )
-    save(path, [tf.convert_to_tensor(v) for v in variables], state, config, sys.modules[__name__])
+    save_optimizer(path, optimizer, variables)
 
 
 def load_optimizer(path: Any, optimizer: Any, variables: Any) -> None:
-    """Load a polyprop checkpoint into Keras ``variables`` and the RMSprop ``optimizer``'s slots."""
-    from ..checkpoint import CheckpointError, load
+    """:func:`polyprop.backends.keras.load_optimizer`: a polyprop checkpoint into Keras ``variables`` and slots."""
+    from .keras import load_optimizer
 
-    if not optimizer.built:
-        optimizer.build(variables)
-    params, state, config = load(path, sys.modules[__name__])
-    if config != _keras_config(optimizer):
-        raise CheckpointError(f"the checkpoint's config {config} is not this optimizer's {_keras_config(optimizer)}")
-    if len(params) != len(variables):
-        raise CheckpointError(f"the checkpoint has {len(params)} parameters, the model {len(variables)}")
-    for i, (variable, saved) in enumerate(zip(variables, params)):
-        if tuple(variable.shape) != tuple(saved.shape) or variable.dtype != saved.dtype.name:
-            raise CheckpointError(
-                f"variable {i} is {variable.dtype}{tuple(variable.shape)}, the checkpoint's {saved.dtype.name}{tuple(saved.shape)}"
-            )
-    optimizer.iterations.assign(state.count)
-    for i, (variable, saved) in enumerate(zip(variables, params)):
-        slot = optimizer._get_variable_index(variable)
-        variable.assign(saved)
-        optimizer._velocities[slot].assign(state.nu[i])
-        if state.mu is not None:
-            optimizer._average_gradients[slot].assign(state.mu[i])
-        if state.momentum is not None:
-            optimizer._momentums[slot].assign(state.momentum[i])
+    load_optimizer(path, optimizer, variables)
 
 
 def _keras_config(optimizer: Any) -> Any:
-    from ..presets import keras as keras_preset
+    from .keras import keras_config
 
-    return keras_preset(
-        learning_rate=float(optimizer.learning_rate.numpy()),
-        rho=optimizer.rho,
-        momentum=optimizer.momentum,
-        epsilon=optimizer.epsilon,
-        centered=optimizer.centered,
-        weight_decay=optimizer.weight_decay,
-    )
-
+    return keras_config(optimizer)
 
 
 def compile_update(config: Any, update: Any, plain: Any) -> Any:

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import importlib.util
 import json
+import os
 import subprocess
 import sys
 
@@ -13,13 +15,20 @@ from conftest import require_backend
 FRAMEWORK_MODULES = ["numpy", "torch", "tensorflow", "jax", "jaxlib", "mxnet", "keras", "optax"]
 
 
-def _loaded_after(code: str) -> list[str]:
+def _loaded_after(code: str, env: dict[str, str] | None = None) -> list[str]:
     probe = (
         f"import sys\n{code}\nimport json\n"
         f"print(json.dumps(sorted(m for m in {FRAMEWORK_MODULES!r} if m in sys.modules)))"
     )
-    out = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, check=True)
-    return json.loads(out.stdout.strip().splitlines()[-1])
+    return _run_probe(probe, env)[-1]
+
+
+def _run_probe(probe: str, env: dict[str, str] | None = None) -> list[list[str]]:
+    """Each JSON line the probe prints; a failed probe fails with its stderr."""
+    environment = {**os.environ, **(env or {})}
+    out = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, env=environment)
+    assert out.returncode == 0, f"probe failed ({out.returncode}):\n{out.stderr[-4000:]}"
+    return [json.loads(line) for line in out.stdout.splitlines() if line.startswith("[")]
 
 
 def test_import_polyprop_imports_no_framework_not_even_numpy():
@@ -66,3 +75,52 @@ def test_missing_framework_gives_importerror_naming_the_extra():
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert "pip install 'polyprop[torch]'" in out.stdout
+
+
+KERAS_TRAINING = """
+import json, sys
+import numpy as np, keras
+from {optimizer} import RMSprop
+
+def mark():
+    print(json.dumps(sorted(m for m in {frameworks!r} if m in sys.modules)))
+
+model = keras.Sequential([keras.Input((3,)), keras.layers.Dense(2), keras.layers.Dense(1)])
+model.compile(optimizer=RMSprop(learning_rate=0.01, momentum=0.5, centered=True, weight_decay=0.01), loss="mse")
+model.fit(np.ones((8, 3)), np.ones((8, 1)), epochs=1, verbose=0)
+variable = keras.Variable(np.zeros(3, "float32"))
+RMSprop().apply_gradients([(keras.ops.ones((3,)), variable)])
+mark()
+model.save({path!r})
+keras.models.load_model({path!r})
+mark()
+"""
+
+
+def test_the_keras_dropin_is_no_tensor_backend():
+    """polyprop.backends.keras is a Keras optimizer, not an adapter: not in BACKENDS, never loaded by load()."""
+    from polyprop.backends import BACKENDS, FRAMEWORKS
+
+    assert "keras" not in BACKENDS and "keras" not in FRAMEWORKS
+
+
+@pytest.mark.parametrize("keras_backend", ["jax", "torch"])
+def test_keras_dropin_imports_no_tensorflow_under_jax_and_torch(keras_backend, tmp_path):
+    """Importing polyprop.backends.keras, fit and apply_gradients load no TensorFlow, nor anything the native does not.
+
+    Saving is another matter: Keras's own saving code imports TensorFlow when it is
+    installed (it checks ``tf.available``), with the native optimizer too.
+    """
+    for module in ("keras", keras_backend):
+        if importlib.util.find_spec(module) is None:
+            pytest.skip(f"{module} is not installed")
+    env = {"KERAS_BACKEND": keras_backend}
+
+    def loaded(optimizer: str) -> list[list[str]]:
+        code = KERAS_TRAINING.format(optimizer=optimizer, frameworks=FRAMEWORK_MODULES, path=str(tmp_path / "m.keras"))
+        return _run_probe(code, env)
+
+    (trained, saved), (native_trained, native_saved) = loaded("polyprop.backends.keras"), loaded("keras.optimizers")
+    assert "tensorflow" not in trained and keras_backend in trained
+    assert trained == native_trained
+    assert saved == native_saved
