@@ -21,8 +21,6 @@ caller can check that the swap took effect (and which tests never touch RMSprop)
 from __future__ import annotations
 
 import functools
-import json
-import os
 from typing import Any
 
 import keras
@@ -32,14 +30,13 @@ import pytest
 
 from polyprop.backends import keras as dropin
 
+from .usage import count, pytest_runtest_call, total, write_report  # noqa: F401  (the hook too)
+
 NATIVE = keras.src.optimizers.rmsprop.RMSprop
-USES: dict[str, dict[str, int]] = {}
-_current = {"test": ""}
 
 
 def _count(kind: str) -> None:
-    entry = USES.setdefault(_current["test"], {"built": 0, "steps": 0})
-    entry[kind] += 1
+    count(kind, use="steps")
 
 
 def _swap() -> None:
@@ -73,26 +70,12 @@ def pytest_configure(config: pytest.Config) -> None:
     config.addinivalue_line("markers", "multi_device: needs several devices")
 
 
-@pytest.hookimpl(wrapper=True)
-def pytest_runtest_call(item: pytest.Item) -> Any:
-    _current["test"] = item.nodeid
-    try:
-        return (yield)
-    finally:
-        _current["test"] = ""
-
-
 def pytest_sessionfinish(session: pytest.Session) -> None:
-    path = os.environ.get("POLYPROP_SWAP_REPORT")
-    if path:
-        report = {"backend": keras.backend.backend(), "uses": USES}
-        with open(path, "w", encoding="utf-8") as file:
-            json.dump(report, file, indent=1)
+    write_report(backend=keras.backend.backend())
 
 
 def pytest_terminal_summary(terminalreporter: Any) -> None:
-    built = sum(entry["built"] for entry in USES.values())
-    steps = sum(entry["steps"] for entry in USES.values())
+    built, steps = total("built"), total("steps")
     terminalreporter.write_line(
         f"polyprop keras_swap ({keras.backend.backend()}): {built} drop-in RMSprop built, {steps} polyprop.step calls"
     )

@@ -20,8 +20,6 @@ drop-ins the test built and how many of their ``update`` calls ran (under
 from __future__ import annotations
 
 import functools
-import json
-import os
 import re
 from typing import Any
 
@@ -32,19 +30,18 @@ import pytest
 
 from polyprop.backends import jax as dropin
 
+from .usage import count, pytest_runtest_call, total, write_report  # noqa: F401  (the hook too)
+
 SWAPPED = {
     "rmsprop": (optax._src.alias, dropin.rmsprop),
     "scale_by_rms": (optax._src.transform, dropin.scale_by_rms),
     "scale_by_stddev": (optax._src.transform, dropin.scale_by_stddev),
 }
-USES: dict[str, dict[str, int]] = {}
-_current = {"test": ""}
 _OPT_NAME = re.compile(r"opt_name='(\w+)'")
 
 
 def _count(kind: str) -> None:
-    entry = USES.setdefault(_current["test"], {"built": 0, "updates": 0})
-    entry[kind] += 1
+    count(kind, use="updates")
 
 
 def _counted(factory: Any) -> Any:
@@ -85,23 +82,10 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
         item.extra_keyword_matches.update(_OPT_NAME.findall(params))
 
 
-@pytest.hookimpl(wrapper=True)
-def pytest_runtest_call(item: pytest.Item) -> Any:
-    _current["test"] = item.nodeid
-    try:
-        return (yield)
-    finally:
-        _current["test"] = ""
-
-
 def pytest_sessionfinish(session: pytest.Session) -> None:
-    path = os.environ.get("POLYPROP_SWAP_REPORT")
-    if path:
-        with open(path, "w", encoding="utf-8") as file:
-            json.dump({"uses": USES}, file, indent=1)
+    write_report()
 
 
 def pytest_terminal_summary(terminalreporter: Any) -> None:
-    built = sum(entry["built"] for entry in USES.values())
-    updates = sum(entry["updates"] for entry in USES.values())
+    built, updates = total("built"), total("updates")
     terminalreporter.write_line(f"polyprop optax_swap: {built} drop-ins built, {updates} update calls")
