@@ -293,6 +293,54 @@ def format_targets(targets: list[dict[str, Any]]) -> str:
 
 
 # --------------------------------------------------------------------------------------
+# The torch drop-in
+
+TORCH_NATIVES = ("torch.optim.RMSprop", "torch.optim.RMSprop(foreach=True)")
+TORCH_DROPIN_GOALS: list[tuple[str, str, str, float]] = [
+    # (variant prefix, case, dtype, goal against every native); fused=True only against the default native
+    ("polyprop.backends.torch.RMSprop (default", "1e7", "float32", 0.9),
+    ("polyprop.backends.torch.RMSprop (default", "model", "float32", 1.0),
+    ("polyprop.backends.torch.RMSprop(fused=True)", "1e7", "float32", 0.35),
+]
+
+
+def format_torch_dropin(step: dict[str, Any]) -> str:
+    """The drop-in's rows: ratio to each native, first step (compile), extra memory beside the native's; goals."""
+    rows = [r for r in step["rows"] if r["backend"] == "torch" and not r.get("error")]
+    natives = {(r["dtype"], r["case"], r["variant"]): r for r in rows if r["variant"] in TORCH_NATIVES}
+    header = ("case", "variant", "ms", *(f"x {n}" for n in TORCH_NATIVES), "first step", "extra memory", "native's")
+    table = []
+    for row in sorted(rows, key=group_key):
+        if not row["variant"].startswith("polyprop.backends.torch.RMSprop"):
+            continue
+        ratios = row.get("ratio_to_natives") or {}
+        native = natives.get((row["dtype"], row["case"], TORCH_NATIVES[0]))
+        compile_info = row.get("compile") or {}
+        cache = ""
+        if compile_info.get("graphs"):
+            cache = " (cache hit)" if compile_info.get("fxgraph_cache_hit") and not compile_info.get("fxgraph_cache_miss") else " (cache miss)"
+        table.append((
+            f"{row['case']} {row['dtype']}", row["variant"], fmt(row["median_s"], ".3f", 1e3),
+            *(fmt(ratios.get(n), ".2f") for n in TORCH_NATIVES),
+            fmt(row.get("first_step_s"), ".3f") + " s" + cache, fmt_memory(row), fmt_memory(native) if native else "-",
+        ))
+    goals = []
+    for prefix, case, dtype, goal in TORCH_DROPIN_GOALS:
+        row = next((r for r in rows if r["variant"].startswith(prefix) and r["case"] == case and r["dtype"] == dtype), None)
+        against = TORCH_NATIVES if "(default" in prefix else TORCH_NATIVES[:1]
+        values = [(row.get("ratio_to_natives") or {}).get(n) for n in against] if row else []
+        measured = [v for v in values if v is not None]
+        status = "no data" if not measured or len(measured) < len(against) else "met" if max(measured) <= goal else "**not met**"
+        goals.append((f"{case} {dtype}", prefix + ("...)" if "(default" in prefix else ""), f"≤ {goal:.2f} x {' and '.join(against)}",
+                      " / ".join(fmt(v, ".2f") for v in values) or "-", status))
+    return (
+        md_table(header, table, right=(2, 3, 4, 5, 6, 7))
+        + "\n\n"
+        + md_table(("case", "variant", "goal", "measured", "status"), goals)
+    )
+
+
+# --------------------------------------------------------------------------------------
 # The other tables
 
 
@@ -564,7 +612,7 @@ synchronous).
 | backend | native (ratio base) | polyprop variants |
 |---|---|---|
 | numpy | none: the **baseline** is polyprop's plain path, `polyprop.step` (torch preset); a hand-written **reference** with in-place ufuncs (`out=`, one scratch buffer: 9 passes over memory) is shown beside it | `polyprop.fast_step`: the traced update as in-place ufuncs over cache-sized blocks (memory read and written about once) |
-| torch | `torch.optim.RMSprop` (CPU default: single-tensor loop); `foreach=True` also shown | `polyprop.step` (`presets.torch`), drop-in `polyprop.backends.torch.RMSprop`; `polyprop.fast_step` under `torch.compile` (fused, in place) |
+| torch | `torch.optim.RMSprop` (CPU default: single-tensor loop); `foreach=True` also shown | `polyprop.step` (`presets.torch`); drop-in `polyprop.backends.torch.RMSprop`, default (torch's fused ops in place, bit-identical to the native) and `fused=True` (`torch.compile`); `polyprop.fast_step` under `torch.compile` (fused, in place) |
 | mxnet | `mx.nd.rmsprop_update(..., out=w)` (fused kernel) per tensor | `polyprop.step` on NDArrays (`presets.mxnet`); `polyprop.fast_step` dispatching to MXNet's fused kernel |
 | tensorflow | Keras 3 `RMSprop.apply_gradients`, eager and in `tf.function(jit_compile=True)` | drop-in `polyprop.backends.tensorflow.RMSprop`, the same two ways (each ratio against the matching native); `polyprop.fast_step` under `tf.function(jit_compile=True)` on `tf.Variable`s, assigned in place |
 | jax | `optax.rmsprop` + `apply_updates` under `jax.jit` (params and state donated) | drop-in `polyprop.backends.jax.rmsprop` the same way; `polyprop.step` eager; `jax.jit(lambda p, g, s: polyprop.step(p, g, s, config, "jax"))` with p and s donated; `polyprop.fast_step` under `jax.jit` with donated buffers |
@@ -629,6 +677,13 @@ def render_readme(step: dict[str, Any], train: dict[str, Any]) -> str:
         "native at most 0.9 on torch, JAX and TensorFlow and at most 1.0 on MXNet; the fastest path at "
         "least 60 % of the triad on every backend; on `model` (200 tensors, float32) at most 1.0 on every "
         "backend.\n\n" + format_targets(target_rows(summary)),
+        "## The torch drop-in\n\n"
+        "`polyprop.backends.torch.RMSprop` by default runs the traced update fused into torch's own ops "
+        "(`addcmul_`, `addcdiv_`, `lerp_`, `add_(alpha=)`), in torch's order and in place: large tensors "
+        "block by block, small ones by `torch._foreach_*`, nothing compiled; its steps are bit-identical "
+        "to `torch.optim.RMSprop`'s. `fused=True` runs `polyprop.fast_step` under `torch.compile`. "
+        "First step: the first call's wall time (for `fused=True` the compile, with Inductor's on-disk "
+        "FX graph cache hit or missed).\n\n" + format_torch_dropin(step),
         "## All step rows\n\n" + format_full_table(step),
         "## Training: the chapter's airfoil run\n\n"
         "Seconds per epoch of `train_scratch` (polyprop) and `train_native` (the framework's RMSProp).\n\n"

@@ -66,6 +66,7 @@ class Variant:
     run: Callable[[], None]
     memory_method: str = "rss"  # "tracemalloc" (NumPy) or "rss" (peak RSS growth)
     versus: str | None = None  # the native variant its ratio is taken against; None: the first native
+    first: Callable[[], dict[str, Any]] | None = None  # called after the first step: extra row fields
 
 
 # --------------------------------------------------------------------------------------
@@ -173,12 +174,28 @@ def torch_variants(xs: list[Any], gs: list[Any]) -> list[Variant]:
     if THREADS:
         torch.set_num_threads(THREADS)
 
-    def optimizer_variant(name: str, role: str, make: Callable[[list[Any]], Any]) -> Variant:
+    def optimizer_variant(
+        name: str, role: str, make: Callable[[list[Any]], Any], first: Callable[[], dict[str, Any]] | None = None
+    ) -> Variant:
         ps = [torch.nn.Parameter(torch.from_numpy(x.copy())) for x in xs]
         for p, g in zip(ps, gs):
             p.grad = torch.from_numpy(g.copy())
         optimizer = make(ps)
-        return Variant(name, role, lambda: optimizer.step())
+        return Variant(name, role, lambda: optimizer.step(), first=first)
+
+    def compiler_counters() -> Callable[[], dict[str, Any]]:
+        """Inductor's FX-graph-cache hits and misses and Dynamo's graphs during the first step."""
+        from torch._dynamo.utils import counters
+
+        def snapshot() -> dict[str, int]:
+            return {
+                "fxgraph_cache_hit": counters["inductor"]["fxgraph_cache_hit"],
+                "fxgraph_cache_miss": counters["inductor"]["fxgraph_cache_miss"],
+                "graphs": counters["stats"]["unique_graphs"],
+            }
+
+        before = snapshot()
+        return lambda: {"compile": {k: v - before[k] for k, v in snapshot().items()}}
 
     config = polyprop.presets.torch(lr=LR, alpha=DECAY, eps=EPS)
     params = [torch.from_numpy(x.copy()) for x in xs]
@@ -201,13 +218,21 @@ def torch_variants(xs: list[Any], gs: list[Any]) -> list[Variant]:
         ),
         Variant("polyprop.step", "polyprop", ours),
         optimizer_variant(
-            "polyprop.backends.torch.RMSprop", "polyprop", lambda ps: ptorch.RMSprop(ps, lr=LR, alpha=DECAY, eps=EPS)
+            DROPIN_DEFAULT, "polyprop", lambda ps: ptorch.RMSprop(ps, lr=LR, alpha=DECAY, eps=EPS)
+        ),
+        optimizer_variant(
+            DROPIN_FUSED, "polyprop", lambda ps: ptorch.RMSprop(ps, lr=LR, alpha=DECAY, eps=EPS, fused=True),
+            first=compiler_counters(),
         ),
         fast_variant(
             "polyprop.fast_step (torch.compile)", config, xs, gs, lambda a: torch.from_numpy(a.copy()),
             versus="torch.optim.RMSprop",
         ),
     ]
+
+
+DROPIN_DEFAULT = "polyprop.backends.torch.RMSprop (default: torch's fused ops in place)"
+DROPIN_FUSED = "polyprop.backends.torch.RMSprop(fused=True) (torch.compile)"
 
 
 def mxnet_variants(xs: list[Any], gs: list[Any]) -> list[Variant]:
@@ -450,14 +475,20 @@ def run_case(
         return [{**base, "variant": None, "error": f"skipped: {error}"}]
     usable: list[Variant] = []
     rows: list[dict[str, Any]] = []
+    first_step: dict[str, float] = {}
+    extra: dict[str, dict[str, Any]] = {}
     for variant in variants:  # one failing variant (e.g. no jit support) does not stop the others
         try:
-            variant.run()
+            t0 = time.perf_counter()
+            variant.run()  # the first step: builds state, traces, compiles
+            first_step[variant.name] = time.perf_counter() - t0
+            extra[variant.name] = variant.first() if variant.first is not None else {}
             usable.append(variant)
         except Exception as error:  # noqa: BLE001 - reported in the output
             rows.append({**base, "variant": variant.name, "role": variant.role, "error": f"{type(error).__name__}: {error}"})
     times = time_variants(usable, args.repeats, args.warmup)
     first_native = next((v for v in usable if v.role in ("native", "baseline")), None)
+    natives = [v for v in usable if v.role in ("native", "baseline")]
     for variant in usable:
         gc.collect()
         native = next((v for v in usable if v.name == variant.versus), first_native)
@@ -477,6 +508,11 @@ def run_case(
                 "repeats": len(times[variant.name]),
                 "ratio_to_native": median / native_median if native_median and variant is not native else None,
                 "native": native.name if native is not None else None,
+                "ratio_to_natives": {
+                    n.name: median / statistics.median(times[n.name]) for n in natives if n is not variant
+                } if variant.role == "polyprop" else {},
+                "first_step_s": first_step[variant.name],
+                **extra[variant.name],
                 "bandwidth_Bps": bytes_per_step / median,
                 "triad_share": bytes_per_step / median / triad,
                 "extra_memory_bytes": memory,
@@ -526,6 +562,19 @@ def _fmt_bytes(value: int | None) -> str:
     return f"{value / 2**20:.1f} MiB"
 
 
+def _fmt_seconds(value: float | None) -> str:
+    if value is None:
+        return "-"
+    return f"{value:.1f} s" if value >= 1 else f"{value * 1e3:.1f} ms"
+
+
+def _fmt_compile(compile_info: dict[str, int] | None) -> str:
+    """`` (cache hit)`` / `` (cache miss)`` for a first step that compiled."""
+    if not compile_info or not compile_info.get("graphs"):
+        return ""
+    return " (cache hit)" if compile_info.get("fxgraph_cache_hit") and not compile_info.get("fxgraph_cache_miss") else " (cache miss)"
+
+
 def format_table(result: dict[str, Any]) -> str:
     machine = result["machine"]
     versions = ", ".join(f"{k} {v}" for k, v in machine["versions"].items())
@@ -538,12 +587,16 @@ def format_table(result: dict[str, Any]) -> str:
         f"threads {result['settings']['threads'] or 'default'}",
         "",
     ]
-    header = ("backend", "case", "elements", "dtype", "variant", "median ms", "x native", "GB/s", "% triad", "extra memory")
+    header = (
+        "backend", "case", "elements", "dtype", "variant", "median ms", "x native", "x each native", "first step",
+        "GB/s", "% triad", "extra memory",
+    )
     table = [header]
     for row in result["rows"]:
         if row.get("error"):
             table.append(
-                (row["backend"], row["case"], str(row["elements"]), row["dtype"], row.get("variant") or "-", row["error"][:60], "", "", "", "")
+                (row["backend"], row["case"], str(row["elements"]), row["dtype"], row.get("variant") or "-", row["error"][:60],
+                 "", "", "", "", "", "")
             )
             continue
         ratio = row["ratio_to_native"]
@@ -557,6 +610,8 @@ def format_table(result: dict[str, Any]) -> str:
                 row["variant"],
                 f"{row['median_s'] * 1e3:.3f}",
                 f"{ratio:.2f}" if ratio is not None else "-",
+                " / ".join(f"{r:.2f}" for r in (row.get("ratio_to_natives") or {}).values()) or "-",
+                _fmt_seconds(row.get("first_step_s")) + _fmt_compile(row.get("compile")),
                 f"{row['bandwidth_Bps'] / 1e9:.2f}",
                 f"{100 * row['triad_share']:.0f}",
                 _fmt_bytes(row["extra_memory_bytes"]) + method,
@@ -567,6 +622,8 @@ def format_table(result: dict[str, Any]) -> str:
         lines.append("  ".join(str(c).ljust(w) if j in (0, 1, 3, 4) else str(c).rjust(w) for j, (c, w) in enumerate(zip(r, widths))).rstrip())
         if i == 0:
             lines.append("  ".join("-" * w for w in widths))
+    lines.append("")
+    lines.append("x each native: median / each native variant's median, in the order the natives are listed.")
     return "\n".join(lines)
 
 
