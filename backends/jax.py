@@ -98,6 +98,27 @@ def from_numpy(array: np.ndarray) -> jax.Array:
     return jnp.asarray(array, dtype=_checked_dtype(array.dtype))
 
 
+def memory_spans(xs: list[Any]) -> list[tuple[Any, int, int] | None]:
+    """For polyprop.validation.check_memory: ``(device, start, end)`` of each array's device buffer.
+
+    JAX arrays are immutable, but two of them may hold one buffer (``jax.device_put(x)``
+    may return ``x``'s), and fast_step donates the parameters and state: PJRT refuses a
+    buffer donated twice, or donated and also read.  None for tracers (under ``jax.jit``
+    only the same tracer twice is seen) and for arrays over several devices.
+    """
+    return [_buffer_span(x) for x in xs]
+
+
+def _buffer_span(x: Any) -> tuple[Any, int, int] | None:
+    if isinstance(x, jax.core.Tracer) or not isinstance(x, jax.Array):
+        return None
+    try:
+        start = x.unsafe_buffer_pointer()
+        return x.device, start, start + x.nbytes
+    except Exception:  # noqa: BLE001 - sharded over devices, deleted (donated) or not on a device
+        return None
+
+
 def _checked_dtype(dtype: np.dtype) -> np.dtype:
     """``dtype``, or a ValueError if JAX would silently narrow it to 32 bits (float64, complex128 ...)."""
     if jax.dtypes.canonicalize_dtype(dtype) != np.dtype(dtype):

@@ -102,7 +102,12 @@ class RMSprop(keras.optimizers.RMSprop):  # type: ignore[misc]
             self._polyprop_update([gradient], [variable], learning_rate)
 
     def _backend_update_step(self, grads: Any, trainable_variables: Any, learning_rate: Any) -> None:
-        """Every variable in one :func:`polyprop.step` (on TF, Keras's per-variable tf.distribute path)."""
+        """Every variable in one :func:`polyprop.step` (on TF, Keras's per-variable tf.distribute path).
+
+        A variable given twice is refused on every Keras backend (one step would read it
+        twice and write it twice).
+        """
+        _check_distinct(list(trainable_variables))
         if keras.backend.backend() == "tensorflow":
             super()._backend_update_step(grads, trainable_variables, learning_rate)
             return
@@ -138,6 +143,24 @@ class RMSprop(keras.optimizers.RMSprop):  # type: ignore[misc]
             if new.momentum is not None:
                 self.assign(self._momentums[i], new.momentum[j])
             self.assign(variables[j], new_xs[j])
+
+
+def _check_distinct(variables: list[Any]) -> None:
+    """Each variable once (ValueError naming both positions and the variable)."""
+    ids = [id(v) for v in variables]
+    if len(set(ids)) == len(ids):
+        return
+    from ..validation import SHARED_MEMORY
+
+    first: dict[int, int] = {}
+    for j, key in enumerate(ids):
+        if key in first:
+            raise ValueError(
+                f"trainable_variables[{j}] and trainable_variables[{first[key]}] are the same variable "
+                f"({getattr(variables[j], 'path', None) or getattr(variables[j], 'name', '?')}) and so share memory: "
+                f"{SHARED_MEMORY}"
+            )
+        first[key] = j
 
 
 RMSprop.__init__.__signature__ = inspect.signature(keras.optimizers.RMSprop.__init__)  # type: ignore[attr-defined]

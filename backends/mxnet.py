@@ -69,16 +69,24 @@ except ImportError as error:  # pragma: no cover - exercised only without mxnet
 
 
 def _np_shape(op: _F) -> _F:
-    """Run ``op`` with NumPy shape semantics when one of its arguments has shape ()."""
+    """Run ``op`` with NumPy shape semantics when one of its arguments has shape () or no elements.
+
+    (Legacy semantics read a 0 in a shape as "unknown": an empty NDArray fails in every operator.)
+    """
 
     @functools.wraps(op)
     def wrapper(*args: Any) -> Any:
-        if any(getattr(arg, "shape", None) == () for arg in args):
+        if any(_needs_np_shape(getattr(arg, "shape", None)) for arg in args):
             with mx.util.np_shape(True):
                 return op(*args)
         return op(*args)
 
     return wrapper  # type: ignore[return-value]
+
+
+def _needs_np_shape(shape: Any) -> bool:
+    """Shape ``()`` or a shape with a 0: legacy NDArray semantics cannot run an operator on it."""
+    return shape is not None and (shape == () or 0 in shape)
 
 
 def framework_version() -> str:
@@ -148,6 +156,28 @@ def from_numpy(array: np.ndarray) -> mx.nd.NDArray:
     return mx.nd.array(array, dtype=array.dtype)
 
 
+def memory_spans(xs: list[Any]) -> list[tuple[Any, int, int] | None]:
+    """For polyprop.validation.check_memory: ``(context, start, end)``, the addresses of each NDArray's bytes.
+
+    NDArrays are compact, and slicing (``a[1:3]``) or reshaping gives a view into the same
+    memory: the data pointer (``MXNDArrayGetData``) and the size place it.  None for sparse
+    storage and for arrays whose pointer MXNet does not give.
+    """
+    return [_data_span(x) for x in xs]
+
+
+def _data_span(x: Any) -> tuple[Any, int, int] | None:
+    import ctypes
+
+    if not isinstance(x, mx.nd.NDArray) or x.stype != "default":
+        return None
+    pointer = ctypes.c_void_p()
+    if mx.base._LIB.MXNDArrayGetData(x.handle, ctypes.byref(pointer)) != 0 or not pointer.value:
+        return None
+    start = pointer.value
+    return (x.context.device_type, x.context.device_id), start, start + x.size * np.dtype(x.dtype).itemsize
+
+
 # --------------------------------------------------------------------------------------
 # Drop-in for mx.optimizer.RMSProp, driven by the neutral definition (polyprop.rmsprop).
 
@@ -198,10 +228,11 @@ class RMSProp(mx.optimizer.Optimizer):
                 "as with mx.optimizer.RMSProp, whose float32 state MXNet's kernel refuses beside float16"
             )
 
-        def zeros() -> mx.nd.NDArray:
-            return mx.nd.zeros(weight.shape, weight.context, dtype=weight.dtype, stype=weight.stype)
+        @_np_shape
+        def zeros(like: mx.nd.NDArray) -> mx.nd.NDArray:  # (an empty weight: under NumPy shape semantics)
+            return mx.nd.zeros(like.shape, like.context, dtype=like.dtype, stype=like.stype)
 
-        return (zeros(), zeros(), zeros()) if self.centered else (zeros(),)
+        return (zeros(weight), zeros(weight), zeros(weight)) if self.centered else (zeros(weight),)
 
     def update(self, index: int, weight: mx.nd.NDArray, grad: mx.nd.NDArray, state: Any) -> None:
         self._update_count(index)
@@ -392,7 +423,7 @@ def compile_update(config: Any, update: Any, plain: Any) -> Any:
         if not usable:
             return plain(gs, leaves, hyper)
         for i, (x, g) in enumerate(zip(leaves.x, gs)):
-            if x.shape == ():  # the kernels infer shapes only under NumPy shape semantics
+            if _needs_np_shape(x.shape):  # the kernels infer such shapes only under NumPy shape semantics
                 with mx.util.np_shape(True):
                     kernel(x, g, leaves, i, float(hyper.lr), float(hyper.decay))
             else:

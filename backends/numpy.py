@@ -68,6 +68,46 @@ def from_numpy(array: np.ndarray) -> np.ndarray:
     return np.array(array, copy=True)
 
 
+def memory_spans(xs: list[np.ndarray]) -> list[tuple[int, int, int]]:
+    """For polyprop.validation.check_memory: ``(buffer, start, end)``, the bytes each array's elements span.
+
+    An array that owns its memory is its own buffer, ``[0, nbytes)`` (nothing to look up);
+    a view is placed in the buffer it was cut from (its ``.base``, through memoryviews)
+    by its address (``__array_interface__``).  Arrays that reach one memory through
+    unrelated Python objects (two ctypes pointers, say) are not seen.
+    """
+    return [(id(x), 0, x.nbytes) if x.base is None else _view_span(x) for x in xs]
+
+
+def _view_span(x: np.ndarray) -> tuple[int, int, int]:
+    root: Any = x
+    while True:
+        below = root.obj if isinstance(root, memoryview) else getattr(root, "base", None)
+        if below is None:
+            break
+        root = below
+    lo, hi = _bounds(x)
+    if isinstance(root, np.ndarray):  # offsets within the array that owns the memory
+        origin = root.__array_interface__["data"][0]
+        return id(root), lo - origin, hi - origin
+    return id(root), lo, hi  # another object's memory (bytes, mmap): its addresses
+
+
+def _bounds(x: np.ndarray) -> tuple[int, int]:
+    """The addresses of ``x``'s lowest byte and one past its highest (equal if it is empty)."""
+    start = x.__array_interface__["data"][0]
+    if x.size == 0:
+        return start, start
+    low = sum((n - 1) * s for n, s in zip(x.shape, x.strides) if s < 0)
+    high = sum((n - 1) * s for n, s in zip(x.shape, x.strides) if s > 0)
+    return start + low, start + high + x.itemsize
+
+
+def shares_memory(a: np.ndarray, b: np.ndarray) -> bool:
+    """Whether ``a`` and ``b`` share a byte (exact: interleaved views share none)."""
+    return bool(np.shares_memory(a, b))
+
+
 BLOCK = 1 << 15
 """Elements per block of the fast path: its scratch buffers stay in the CPU's cache."""
 
@@ -107,7 +147,7 @@ def compile_update(config: Any, update: Callable[..., Any], plain: Callable[...,
             if x.dtype not in scalars:
                 scalars[x.dtype] = [np.asarray(values[name], x.dtype) for name in lowered.scalars]
             buffers = [x, g, leaves.nu[i], *(None if s is None else s[i] for s in (leaves.mu, leaves.m))]
-            flat = [None if b is None else b.reshape(-1) for b in buffers]
+            flat = [None if b is None else np.asarray(b).reshape(-1) for b in buffers]  # (np.matrix: 2-D)
             jobs += [(flat, scalars[x.dtype], x.dtype, start, end) for start, end in _split(x.size)]
         _run_jobs(calls, jobs, lowered.temporaries)
         return leaves
@@ -176,14 +216,22 @@ def _run_blocks(
 
 
 def _in_place_ok(x: np.ndarray, g: np.ndarray, leaves: Any, i: int) -> bool:
-    """Writable, C-contiguous float32/float64 arrays of one dtype (their 1-D views share memory)."""
+    """Writable, C-contiguous float32/float64 arrays of one dtype (their 1-D views share memory).
+
+    Only plain arrays and np.matrix (whose ufuncs are plain arrays'); other subclasses
+    (masked arrays ...) take the plain path, which calls their own ufuncs, as step does.
+    Read-only, non-contiguous and Fortran-order arrays take it too (new arrays back).
+    """
     buffers = [x, leaves.nu[i]] + [s[i] for s in (leaves.mu, leaves.m) if s is not None]
     return (
         x.dtype in (np.float32, np.float64)
-        and isinstance(g, np.ndarray)
+        and type(g) in _IN_PLACE_TYPES
         and g.dtype == x.dtype
         and all(
-            isinstance(b, np.ndarray) and b.dtype == x.dtype and b.flags.writeable and b.flags.c_contiguous
+            type(b) in _IN_PLACE_TYPES and b.dtype == x.dtype and b.flags.writeable and b.flags.c_contiguous
             for b in buffers
         )
     )
+
+
+_IN_PLACE_TYPES = (np.ndarray, np.matrix)

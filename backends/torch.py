@@ -74,15 +74,59 @@ def cast(x: torch.Tensor, dtype: str) -> torch.Tensor:
 
 def to_numpy(x: torch.Tensor) -> np.ndarray:
     x = x.detach().cpu()
-    if x.dtype == torch.bfloat16:  # NumPy knows bfloat16 only through ml_dtypes; the cast is exact
-        return x.float().numpy().astype(_numpy_bfloat16())
+    if x.dtype == torch.bfloat16:  # NumPy knows bfloat16 only through ml_dtypes: the bits, as they are
+        return x.contiguous().view(torch.int16).numpy().view(_numpy_bfloat16()).copy()
     return np.array(x.numpy(), copy=True)
 
 
 def from_numpy(array: np.ndarray) -> torch.Tensor:
-    if array.dtype.name == "bfloat16":
-        return torch.from_numpy(array.astype(np.float32)).to(torch.bfloat16)
+    if array.dtype.name == "bfloat16":  # the bits, as they are (NaN payloads and signs kept)
+        return torch.from_numpy(array.view(np.int16).copy(order="C")).view(torch.bfloat16)
     return torch.from_numpy(np.array(array, copy=True))
+
+
+def memory_spans(ts: list[torch.Tensor]) -> list[tuple[Any, int, int] | None]:
+    """For polyprop.validation.check_memory: ``(storage, start, end)``, the bytes each tensor spans in its storage.
+
+    None for a tensor without a storage of its own to look at (sparse, a subclass wrapping others).
+    """
+    return [_memory_span(t) for t in ts]
+
+
+def _memory_span(t: torch.Tensor) -> tuple[Any, int, int] | None:
+    try:
+        pointer = t.untyped_storage().data_ptr()
+    except (RuntimeError, NotImplementedError, TypeError, AttributeError):
+        return None
+    if not pointer:  # no memory (a meta tensor, an empty storage)
+        return None
+    buffer = (t.device, pointer)
+    size = t.element_size()
+    start = t.storage_offset() * size
+    if t.numel() == 0:
+        return buffer, start, start
+    low = sum((n - 1) * s for n, s in zip(t.shape, t.stride()) if s < 0)
+    high = sum((n - 1) * s for n, s in zip(t.shape, t.stride()) if s > 0)
+    return buffer, start + low * size, start + (high + 1) * size
+
+
+def shares_memory(a: torch.Tensor, b: torch.Tensor) -> bool:
+    """Whether two tensors of one storage whose byte ranges overlap share a byte.
+
+    Contiguous tensors do (a range is then all bytes); strided CPU tensors are compared
+    exactly as NumPy views of the same bytes; others count as sharing.
+    """
+    if a.is_contiguous() and b.is_contiguous():
+        return True
+    try:
+        as_numpy = [torch.view_as_real(t) if t.is_complex() else t for t in (a, b)]
+        views = [t.detach().view(_SAME_SIZE_INT[t.element_size()]).numpy() for t in as_numpy]
+    except (KeyError, RuntimeError, TypeError):  # another device, or no integer view of this dtype
+        return True
+    return bool(np.shares_memory(views[0], views[1]))
+
+
+_SAME_SIZE_INT = {1: torch.uint8, 2: torch.int16, 4: torch.int32, 8: torch.int64}
 
 
 def _numpy_bfloat16() -> np.dtype:
@@ -154,6 +198,7 @@ class RMSprop(torch.optim.Optimizer):
     def __setstate__(self, state: dict[str, Any]) -> None:
         """As ``torch.optim.RMSprop``'s: older state dicts get the later flags and a tensor ``step``."""
         super().__setstate__(state)
+        self.__dict__.pop("_polyprop_checked", None)  # (load_state_dict: new state tensors, checked at the next step)
         for group in self.param_groups:
             for key, default in (("momentum", 0), ("centered", False), ("foreach", None), ("maximize", False),
                                  ("differentiable", False), ("capturable", False)):
@@ -167,14 +212,14 @@ class RMSprop(torch.optim.Optimizer):
     @torch.no_grad()
     def step(self, closure: Any = None) -> Any:
         """One step for every parameter that has a gradient; returns ``closure()``'s loss."""
-        from ..fast import fast_step
-        from ..rmsprop import RMSPropState
+        from ..fast import executor
+        from ..rmsprop import RMSPropState, run_step
 
         loss = None
         if closure is not None:
             with torch.enable_grad():
                 loss = closure()
-        for group in self.param_groups:
+        for index, group in enumerate(self.param_groups):
             config = _group_config(group)
             params = [p for p in group["params"] if p.grad is not None]
             if not params:
@@ -189,14 +234,18 @@ class RMSprop(torch.optim.Optimizer):
                 mu=[s["grad_avg"] for s in states] if config.centered else None,
                 momentum=[s["momentum_buffer"] for s in states] if config.momentum > 0 else None,
             )
+            self._check_memory(index, params, grads, state)
             fused = group.get("fused")
             detached = [p.detach() for p in params] if fused else params  # (in place under no_grad: as torch)
             if any(p.is_complex() for p in params):
                 detached, grads, state = _real_views(detached, grads, state)
-            # The default path: the traced update as torch's own ops, in place (nothing compiled).
-            new_params, new_state = (fast_step if fused else inplace_step)(
-                detached, grads, state, config, sys.modules[__name__]
-            )
+            module = sys.modules[__name__]
+            if fused:  # polyprop.fast_step (its memory checked above)
+                new_params, new_state = run_step(
+                    detached, grads, state, config, module, executor(module, config), check_memory=False
+                )
+            else:  # the default path: the traced update as torch's own ops, in place (nothing compiled)
+                new_params, new_state = inplace_step(detached, grads, state, config, module, check_memory=False)
             steps = [s["step"] for s in states]
             if all(t.is_cpu for t in steps):  # as torch's foreach path
                 torch._foreach_add_(steps, _ONE, alpha=1.0)
@@ -210,6 +259,43 @@ class RMSprop(torch.optim.Optimizer):
                 if new_state.momentum is not None:
                     _write_back(s["momentum_buffer"], new_state.momentum[i])
         return loss
+
+    def _check_memory(self, index: int, params: list[Any], grads: list[Any], state: Any) -> None:
+        """No parameter or state tensor of group ``index`` shares memory with another tensor (or another group's parameter).
+
+        Checked in full (polyprop.validation.shared_memory) on a group's first step and
+        whenever its parameters with a gradient or their state tensors are other objects;
+        otherwise only their identities are compared (a step stays as fast).  A gradient
+        that later shares a parameter's memory, or a ``p.data`` replaced by a view, is not seen.
+        """
+        from ..validation import SHARED_MEMORY, shared_memory
+
+        leaves = [params, state.nu, state.mu, state.momentum]
+        key = tuple(None if ts is None else tuple(map(id, ts)) for ts in leaves)
+        checked = self.__dict__.setdefault("_polyprop_checked", {})
+        if checked.get(index, (None,))[0] == key:
+            return
+        group = self.param_groups[index]
+        positions = [j for j, p in enumerate(group["params"]) if p.grad is not None]  # (as step picks params)
+        names = [f"param_groups[{index}]['params'][{j}]" for j in positions]
+        tensors = [*params, *grads]
+        described = [*names, *(f"the .grad of {name}" for name in names)]
+        for field, ts in zip(("square_avg", "grad_avg", "momentum_buffer"), leaves[1:]):
+            if ts is not None:
+                tensors += ts
+                described += [f"state[{name}][{field!r}]" for name in names]
+        writable = [True] * len(params) + [False] * len(grads) + [True] * (len(tensors) - 2 * len(params))
+        for k, other in enumerate(self.param_groups):  # parameters of the other groups (views of one buffer)
+            if k != index:
+                tensors += other["params"]
+                writable += [True] * len(other["params"])
+                described += [f"param_groups[{k}]['params'][{j}]" for j in range(len(other["params"]))]
+        module = sys.modules[__name__]
+        pair = shared_memory(tensors, writable, module.memory_spans, module.shares_memory)
+        if pair is not None:
+            first, second = sorted(pair)
+            raise ValueError(f"{described[second]} and {described[first]} share memory: {SHARED_MEMORY}")
+        checked[index] = (key, leaves)  # (holding the tensors: their ids stay theirs)
 
     def _state_of(self, p: torch.Tensor, config: Any) -> dict[str, Any]:
         """The parameter's state, created as torch does on its first step."""
@@ -541,11 +627,14 @@ MAX_WORKERS = 4
 """Threads sharing a step's jobs at most (and never more than ``torch.get_num_threads()``)."""
 
 
-def inplace_step(params: Any, grads: Any, state: Any, config: Any, ops: Any = None) -> tuple[Any, Any]:
+def inplace_step(
+    params: Any, grads: Any, state: Any, config: Any, ops: Any = None, check_memory: bool = True
+) -> tuple[Any, Any]:
     """:func:`polyprop.step` run by :func:`inplace_update`; **donates** ``params`` and ``state`` (as fast_step).
 
     Same checks, skips and scalars as ``step`` (it shares ``run_step``); only the
     per-tensor work differs.  A config that cannot be traced takes the plain path.
+    ``check_memory=False``: the caller checked that no tensors share memory (the drop-in).
     """
     from ..rmsprop import apply_each, run_step
 
@@ -553,7 +642,7 @@ def inplace_step(params: Any, grads: Any, state: Any, config: Any, ops: Any = No
     apply = inplace_update(config)
     if apply is None:
         apply = functools.partial(apply_each, module, config)
-    return run_step(params, grads, state, config, module, apply)
+    return run_step(params, grads, state, config, module, apply, check_memory)
 
 
 _INPLACE: dict[Any, Any] = {}

@@ -1,16 +1,39 @@
 """Portable checkpoints: parameters, state and config in one framework-independent file.
 
-The file is a NumPy ``.npz`` archive (a zip of ``.npy`` arrays, readable without
-polyprop) holding ``params/<i>``, ``nu/<i>``, ``mu/<i>``, ``momentum/<i>`` for each
-leaf ``i`` and one JSON document ``metadata``::
+The file format (version 2) is public.  The file is a NumPy ``.npz`` archive (a
+zip of ``.npy`` arrays, readable without polyprop) holding ``params/<i>`` and, for
+each state field, ``nu/<i>``, ``mu/<i>``, ``momentum/<i>`` for each leaf ``i``, and
+one JSON document ``metadata`` (a 0-d string array)::
 
-    {"format": "polyprop-checkpoint", "version": 1, "container": "list"|"tuple"|"dict",
-     "keys": [...], "count": 12, "fields": ["nu", ...], "config": {...},
-     "backend": "torch", "polyprop": "0.1.0"}
+    {"format": "polyprop-checkpoint", "version": 2, "container": "list"|"tuple"|"dict",
+     "keys": [...], "count": 12, "skipped": 0, "fields": ["nu", "mu", "momentum"],
+     "dtypes": {"params": ["bfloat16", ...], "nu": ["float32", ...], ...},
+     "config": {...}, "backend": "torch", "polyprop": "0.1.0"}
+
+- ``keys``: the dict's string keys in order, or ``0 .. n-1`` for a list or tuple.
+- ``count``, ``skipped``: ``state.count`` and ``state.skipped``, whole numbers in [0, 2**63).
+- ``fields``: the state fields held, in this order: ``nu``, ``mu`` (centered),
+  ``momentum`` (momentum > 0).
+- ``dtypes``: each array's dtype: ``float16``, ``bfloat16``, ``float32``, ``float64``
+  (or ``complex64``, ``complex128``: JAX's complex parameters).  A ``bfloat16`` array is
+  stored as its bits, a little-endian ``uint16`` array (NumPy has no bfloat16 of
+  its own); every other dtype as itself.  A state array has its parameter's dtype,
+  or the config's ``state_dtype`` when that is set.
+- ``config``: the fields of :class:`~polyprop.RMSPropConfig` (``names``, the user's
+  names for them, as a list of pairs); a schedule is recorded by name only, as
+  ``{"schedule": "<qualified name>"}``.
+
+Version 1 files (no ``skipped``, no ``dtypes``, bfloat16 as 2-byte void) load too.
+
+Reading checks sizes before it allocates: each member's uncompressed size (from
+the zip's central directory) must be what its ``.npy`` header claims (shape x
+itemsize), and all members together at most MAX_BYTES (16 GiB; raise
+``polyprop.checkpoint.MAX_BYTES`` for larger checkpoints).  Anything malformed
+raises :class:`CheckpointError` naming the field and its value.
 
 Saving on one backend and loading on another continues the same trajectory.
-Writes are atomic: the archive is written to a temporary file beside the target
-and moved into place, so an interrupted save never replaces a good file.
+Writes are atomic (:func:`polyprop.files.write_atomically`): an interrupted save
+never replaces a good file, and its temporary is removed by the next save or load.
 """
 
 from __future__ import annotations
@@ -18,24 +41,60 @@ from __future__ import annotations
 import dataclasses
 import io
 import json
+import math
+import operator
 import os
 import zipfile
+import zlib
 from collections.abc import Mapping
-from typing import Any
+from typing import Any, NamedTuple
 
-from .config import RMSPropConfig
-from .files import write_atomically
+from .config import RMSPropConfig, real_value
+from .files import remove_stale_temporaries, write_atomically
 from .ops import Ops
 from .rmsprop import Params, RMSPropState
 from .selection import get_ops
 
 FORMAT = "polyprop-checkpoint"
-VERSION = 1
+VERSION = 2
+READABLE_VERSIONS = (1, 2)
 STATE_FIELDS = ("nu", "mu", "momentum")
+CONTAINERS = ("list", "tuple", "dict")
+ARRAY_DTYPES = ("float16", "bfloat16", "float32", "float64", "complex64", "complex128")
+STORED_AS = {"bfloat16": "uint16"}
+"""Dtypes stored as another one's bits; the rest are stored as themselves."""
+
+MAX_BYTES = 16 * 2**30
+"""The most uncompressed bytes :func:`load` reads from one checkpoint; raise it for larger ones."""
+
+COUNT_LIMIT = 2**63
+"""``count`` and ``skipped`` are below this (the frameworks keep step counters in int64)."""
+
+_KEYS = {
+    1: ("format", "version", "container", "keys", "count", "fields", "config", "backend", "polyprop"),
+    2: ("format", "version", "container", "keys", "count", "skipped", "fields", "dtypes", "config", "backend", "polyprop"),
+}
+"""The metadata fields of each format version."""
+
+_SHOWN = 120
+"""Characters of a bad value an error message shows."""
 
 
 class CheckpointError(ValueError):
     """A checkpoint that cannot be read or does not fit: truncated, foreign, mismatched."""
+
+
+class Metadata(NamedTuple):
+    """The checked metadata of a checkpoint."""
+
+    container: str
+    keys: list[Any]
+    count: int  # type: ignore[assignment]  # shadows tuple.count, as in RMSPropState
+    skipped: int
+    fields: list[str]
+    dtypes: dict[str, list[str]] | None
+    """Each array's dtype by field; None in a version 1 file (read from the arrays)."""
+    config: dict[str, Any]
 
 
 def save(
@@ -47,31 +106,39 @@ def save(
 ) -> None:
     """Write ``params``, ``state`` and ``config`` to ``path`` atomically.
 
-    Schedules (callable hyperparameters) are recorded by name only; pass the
-    config again to :func:`load` to resume with them.
+    A dict state may list its keys in any order (they are saved in the params'
+    order).  Schedules (callable hyperparameters) are recorded by name only; pass
+    the config again to :func:`load` to resume with them.  A state that would not
+    load again (missing or extra fields, wrong shapes or dtypes) is refused.
     """
     import numpy as np
 
     ops = get_ops(ops, params)
     container, keys, leaves = _leaves(params)
-    arrays: dict[str, Any] = {f"params/{i}": ops.to_numpy(x) for i, x in enumerate(leaves)}
-    fields = []
-    for name in STATE_FIELDS:
-        tree = getattr(state, name)
-        if tree is None:
-            continue
-        fields.append(name)
-        _, state_keys, state_leaves = _leaves(tree, f"state.{name}")
-        if state_keys != keys:
-            raise CheckpointError(f"state.{name} has keys {state_keys}, params has {keys}")
-        for i, leaf in enumerate(state_leaves):
+    count = _whole_number("state.count", state.count)
+    skipped = _whole_number("state.skipped", state.skipped)
+    fields = [name for name in STATE_FIELDS if getattr(state, name) is not None]
+    needed = _needed_fields(config)
+    if fields != needed:
+        raise CheckpointError(f"the state holds {fields}, the config needs {needed}")
+    arrays: dict[str, Any] = {}
+    dtypes: dict[str, list[str]] = {"params": []}
+    for i, (key, x) in enumerate(zip(keys, leaves)):
+        array = ops.to_numpy(x)
+        _check_param_dtype(f"params[{key!r}]", array.dtype.name)
+        arrays[f"params/{i}"] = _encode(array)
+        dtypes["params"].append(array.dtype.name)
+    for name in fields:
+        dtypes[name] = []
+        for i, (key, leaf) in enumerate(zip(keys, _state_leaves(getattr(state, name), container, keys, f"state.{name}"))):
             array = ops.to_numpy(leaf)
-            if array.shape != arrays[f"params/{i}"].shape:
-                raise CheckpointError(
-                    f"state.{name}[{keys[i]!r}] has shape {array.shape}, "
-                    f"its parameter {arrays[f'params/{i}'].shape}"
-                )
-            arrays[f"{name}/{i}"] = array
+            where = f"state.{name}[{key!r}]"
+            reference = arrays[f"params/{i}"]
+            if array.shape != reference.shape:
+                raise CheckpointError(f"{where} has shape {array.shape}, its parameter {reference.shape}")
+            _check_state_dtype(where, array.dtype.name, dtypes["params"][i], config.state_dtype)
+            arrays[f"{name}/{i}"] = _encode(array)
+            dtypes[name].append(array.dtype.name)
     from . import __version__
 
     metadata = {
@@ -79,14 +146,18 @@ def save(
         "version": VERSION,
         "container": container,
         "keys": keys,
-        "count": int(state.count),
+        "count": count,
+        "skipped": skipped,
         "fields": fields,
+        "dtypes": dtypes,
         "config": _config_to_json(config),
         "backend": ops.NAME,
         "polyprop": __version__,
     }
-    arrays["metadata"] = np.array(json.dumps(metadata))
-    _write_atomically(os.fspath(path), arrays)
+    arrays["metadata"] = np.array(json.dumps(metadata, allow_nan=False))
+    buffer = io.BytesIO()
+    np.savez(buffer, **arrays)
+    write_atomically(os.fspath(path), buffer.getvalue())
 
 
 def load(
@@ -97,54 +168,158 @@ def load(
     """``(params, state, config)`` from ``path``, as tensors of ``backend``.
 
     ``config`` replaces the saved one (required when it held schedules); its
-    state fields must match the saved ones.
+    state fields must match the saved ones.  Stale temporaries of ``path`` left
+    by a killed save are removed.
     """
     ops = get_ops(backend)
-    arrays, metadata = _read(os.fspath(path))
-    saved_config = _config_from_json(metadata["config"], config)
+    path = os.fspath(path)
+    remove_stale_temporaries(path)
+    arrays, document = _read(path)
+    meta = _metadata(path, document)
+    saved_config = _config_from_json(path, meta.config, config)
     config = config or saved_config
-    fields = metadata["fields"]
-    needed = ["nu"] + (["mu"] if config.centered else []) + (["momentum"] if config.momentum > 0 else [])
-    if fields != needed:
-        raise CheckpointError(f"the checkpoint holds state {fields}, the config needs {needed}")
-    keys, container = metadata["keys"], metadata["container"]
+    needed = _needed_fields(config)
+    if meta.fields != needed:
+        raise CheckpointError(f"the checkpoint holds state {meta.fields}, the config needs {needed}")
+    expected = [f"{name}/{i}" for name in ["params", *meta.fields] for i in range(len(meta.keys))]
+    extra = sorted(set(arrays) - set(expected))
+    if extra:
+        raise CheckpointError(
+            f"{path} holds arrays its metadata does not declare: {extra} "
+            f"(metadata 'keys' is {_show(meta.keys)}, 'fields' is {_show(meta.fields)})"
+        )
+    for name in ["params", *meta.fields]:
+        for i, key in enumerate(meta.keys):
+            if f"{name}/{i}" not in arrays:
+                raise CheckpointError(f"the checkpoint lacks {name}[{key!r}]")
 
     def tree(name: str) -> Params:
         values = []
-        for i, key in enumerate(keys):
-            array = arrays.get(f"{name}/{i}")
-            if array is None:
-                raise CheckpointError(f"the checkpoint lacks {name}[{key!r}]")
+        for i, key in enumerate(meta.keys):
+            where = f"{name}[{key!r}]"
+            array, dtype = _decode(where, arrays[f"{name}/{i}"], None if meta.dtypes is None else meta.dtypes[name][i])
             reference = arrays[f"params/{i}"]
-            if array.shape != reference.shape or array.dtype != reference.dtype:
-                raise CheckpointError(
-                    f"{name}[{key!r}] is {array.dtype}{array.shape}, "
-                    f"its parameter {reference.dtype}{reference.shape}"
-                )
-            values.append(ops.from_numpy(array))
-        if container == "dict":
-            return dict(zip(keys, values))
-        return tuple(values) if container == "tuple" else values
+            param_dtype = _logical_dtype(reference) if meta.dtypes is None else meta.dtypes["params"][i]
+            if name == "params":
+                _check_param_dtype(where, dtype)
+            else:
+                if array.shape != reference.shape:
+                    raise CheckpointError(
+                        f"{where} is {dtype}{array.shape}, its parameter {param_dtype}{reference.shape}"
+                    )
+                _check_state_dtype(where, dtype, param_dtype, config.state_dtype)
+            try:
+                values.append(ops.from_numpy(array))
+            except (TypeError, ValueError, ImportError) as error:
+                raise CheckpointError(f"{where} is {dtype}, which the {ops.NAME} backend cannot hold: {error}") from None
+        if meta.container == "dict":
+            return dict(zip(meta.keys, values))
+        return tuple(values) if meta.container == "tuple" else values
 
     params = tree("params")
     state = RMSPropState(
-        count=int(metadata["count"]),
+        count=meta.count,
         nu=tree("nu"),
-        mu=tree("mu") if "mu" in fields else None,
-        momentum=tree("momentum") if "momentum" in fields else None,
+        mu=tree("mu") if "mu" in meta.fields else None,
+        momentum=tree("momentum") if "momentum" in meta.fields else None,
+        skipped=meta.skipped,
     )
     return params, state, config
 
 
-def _leaves(tree: Params, name: str = "params") -> tuple[str, list[Any], list[Any]]:
+def _needed_fields(config: RMSPropConfig) -> list[str]:
+    """The state fields ``config`` keeps: nu, then mu (centered), then momentum (momentum > 0)."""
+    return ["nu"] + (["mu"] if config.centered else []) + (["momentum"] if config.momentum > 0 else [])
+
+
+def _leaves(tree: Any, name: str = "params") -> tuple[str, list[Any], list[Any]]:
+    """``(container, keys, leaves)`` of a list, tuple or dict of tensors (dict keys must be strings)."""
     if isinstance(tree, Mapping):
         keys = list(tree)
         if not all(isinstance(k, str) for k in keys):
             raise CheckpointError(f"{name}: dict keys must be strings to be saved, got {keys}")
         return "dict", keys, [tree[k] for k in keys]
     if isinstance(tree, (list, tuple)):
-        return type(tree).__name__, list(range(len(tree))), list(tree)
+        return "tuple" if isinstance(tree, tuple) else "list", list(range(len(tree))), list(tree)
     raise CheckpointError(f"{name} must be a list, tuple or dict of tensors, got {type(tree).__name__}")
+
+
+def _state_leaves(tree: Any, container: str, keys: list[Any], name: str) -> list[Any]:
+    """The leaves of a state field in the params' order (a dict's keys may come in any order)."""
+    state_container, state_keys, leaves = _leaves(tree, name)
+    if state_container == container == "dict" and set(state_keys) == set(keys):
+        return [tree[key] for key in keys]
+    if state_keys != keys or "dict" in (state_container, container):
+        raise CheckpointError(f"{name} has keys {state_keys}, params has {keys}")
+    return leaves
+
+
+def _whole_number(name: str, value: Any) -> int:
+    """``value`` as an int if it is a whole number in [0, COUNT_LIMIT) (an int, a NumPy or 0-d integer), else an error."""
+    try:
+        number = None if isinstance(value, bool) else operator.index(value)
+    except TypeError:
+        number = None
+    if number is None or not 0 <= number < COUNT_LIMIT:
+        raise CheckpointError(f"{name} must be a whole number in [0, 2**63), got {value!r}")
+    return number
+
+
+def _check_param_dtype(where: str, dtype: str) -> None:
+    if dtype not in ARRAY_DTYPES:
+        raise CheckpointError(f"{where} is {dtype}: a checkpoint holds parameters of {', '.join(ARRAY_DTYPES)}")
+
+
+def _check_state_dtype(where: str, dtype: str, param_dtype: str, state_dtype: str | None) -> None:
+    """A state array has the config's ``state_dtype``, or its parameter's dtype when that is None."""
+    expected = state_dtype or param_dtype
+    if dtype != expected:
+        rule = f"state_dtype={state_dtype!r}" if state_dtype else "state_dtype=None: its parameter's dtype"
+        raise CheckpointError(f"{where} is {dtype}, its parameter {param_dtype}; {expected} is needed ({rule})")
+
+
+def _encode(array: Any) -> Any:
+    """The array as stored: a bfloat16 array as its uint16 bits (little-endian), any other as it is."""
+    import numpy as np
+
+    if array.dtype.name in STORED_AS:
+        return array.view(STORED_AS[array.dtype.name]).astype(np.dtype(STORED_AS[array.dtype.name]).newbyteorder("<"))
+    return array
+
+
+def _logical_dtype(array: Any) -> str:
+    """The dtype a version 1 file meant: its 2-byte voids are bfloat16 bits."""
+    return "bfloat16" if array.dtype.kind == "V" and array.dtype.itemsize == 2 else str(array.dtype.name)
+
+
+def _decode(where: str, stored: Any, dtype: str | None) -> tuple[Any, str]:
+    """``(array, dtype)``: the stored array as the dtype the metadata names (None: a version 1 file's own)."""
+    import numpy as np
+
+    if dtype is None:
+        dtype = _logical_dtype(stored)
+        storage = stored.dtype.name
+    else:
+        storage = STORED_AS.get(dtype, dtype)
+        if stored.dtype.name != storage:
+            raise CheckpointError(f"{where} is stored as {stored.dtype.name}, but dtypes says {dtype} (stored as {storage})")
+    if dtype not in STORED_AS:
+        return stored.astype(stored.dtype.newbyteorder("="), copy=False), dtype
+    try:
+        import ml_dtypes
+    except ImportError:
+        raise CheckpointError(f"{where} is bfloat16, which NumPy reads only with ml_dtypes: pip install ml_dtypes") from None
+    bits = stored.view(np.uint16) if stored.dtype.kind == "V" else stored.astype(np.uint16, copy=False)
+    return bits.view(ml_dtypes.bfloat16), dtype
+
+
+def _show(value: Any) -> str:
+    """``repr(value)``, cut to _SHOWN characters."""
+    try:
+        text = repr(value)
+    except RecursionError:
+        text = f"a {type(value).__name__} nested too deeply to show"
+    return text if len(text) <= _SHOWN else text[: _SHOWN - 3] + "..."
 
 
 def _config_to_json(config: RMSPropConfig) -> dict[str, Any]:
@@ -153,56 +328,174 @@ def _config_to_json(config: RMSPropConfig) -> dict[str, Any]:
         value = getattr(config, field.name)
         if callable(value):
             out[field.name] = {"schedule": getattr(value, "__qualname__", repr(value))}
-        else:
+        elif value is None or isinstance(value, (bool, int, float, str, tuple, list)):
             out[field.name] = value
+        else:  # a 0-d array of any framework: its value
+            number = real_value(value)
+            if number is None:
+                raise CheckpointError(f"config.{field.name} = {value!r} has no value to save (traced?)")
+            out[field.name] = number
     return out
 
 
-def _config_from_json(data: dict[str, Any], override: RMSPropConfig | None) -> RMSPropConfig:
+def _config_from_json(path: str, data: Any, override: RMSPropConfig | None) -> RMSPropConfig:
+    """The saved config, checked whole even when ``override`` replaces it; ``override`` if given."""
+    if not isinstance(data, dict):
+        raise CheckpointError(f"{path}: metadata 'config' must be an object, got {_show(data)}")
     names = {field.name for field in dataclasses.fields(RMSPropConfig)}
     unknown = sorted(set(data) - names)
     if unknown:
         raise CheckpointError(f"the checkpoint's config has fields this polyprop does not know: {unknown}")
     schedules = sorted(k for k, v in data.items() if isinstance(v, dict))
+    for name in schedules:
+        if list(data[name]) != ["schedule"] or not isinstance(data[name]["schedule"], str):
+            raise CheckpointError(
+                f"{path}: metadata 'config.{name}' must be a value or {{\"schedule\": name}}, got {_show(data[name])}"
+            )
+    try:
+        values: dict[str, Any] = {k: _SCHEDULE_STANDIN if k in schedules else v for k, v in data.items()}
+        saved = RMSPropConfig(**values)
+    except (TypeError, ValueError, ArithmeticError, LookupError, AttributeError) as error:
+        raise CheckpointError(f"{path}: metadata 'config' is not a valid config: {error}") from None
     if schedules and override is None:
         raise CheckpointError(
             f"the checkpoint was saved with schedules for {schedules} "
             f"({', '.join(data[k]['schedule'] for k in schedules)}); pass config= to load it"
         )
-    if override is not None:
-        return override
-    return RMSPropConfig(**data)
+    return override or saved
 
 
-def _read(path: str) -> tuple[dict[str, Any], dict[str, Any]]:
-    import numpy as np
+_SCHEDULE_STANDIN = float
+"""Any callable: it stands for a schedule saved by name while the saved config is checked, and never runs."""
 
-    try:
-        with np.load(path, allow_pickle=False) as archive:
-            arrays = {name: archive[name] for name in archive.files}
-    except FileNotFoundError:
-        raise
-    except (zipfile.BadZipFile, EOFError, ValueError, OSError, KeyError) as error:
-        raise CheckpointError(f"{path} is not a readable polyprop checkpoint (truncated or corrupted?): {error}") from None
-    if "metadata" not in arrays:
-        raise CheckpointError(f"{path} is not a polyprop checkpoint: no metadata")
-    try:
-        metadata = json.loads(str(arrays.pop("metadata")))
-    except json.JSONDecodeError as error:
-        raise CheckpointError(f"{path}: unreadable metadata: {error}") from None
-    if metadata.get("format") != FORMAT:
-        raise CheckpointError(f"{path} is not a polyprop checkpoint (format {metadata.get('format')!r})")
-    if metadata.get("version") != VERSION:
+
+def _metadata(path: str, document: Any) -> Metadata:
+    """The metadata checked field by field (each error names the field and its value as in the file)."""
+    if not isinstance(document, dict):
+        raise CheckpointError(f"{path}: metadata must be a JSON object, got {_show(document)}")
+    if document.get("format") != FORMAT:
+        raise CheckpointError(f"{path} is not a polyprop checkpoint (format {_show(document.get('format'))})")
+    version = document.get("version")
+    if type(version) is not int or version not in READABLE_VERSIONS:
         raise CheckpointError(
-            f"{path} has checkpoint format version {metadata.get('version')!r}; "
-            f"this polyprop reads version {VERSION}"
+            f"{path} has checkpoint format version {_show(version)}; "
+            f"this polyprop reads version {' and '.join(map(str, READABLE_VERSIONS))}"
         )
-    return arrays, metadata
+    known = _KEYS[version]
+    missing = [key for key in known if key not in document]
+    if missing:
+        raise CheckpointError(f"{path}: metadata lacks {missing[0]!r} (version {version} has {', '.join(known)})")
+    unknown = sorted(set(document) - set(known))
+    if unknown:
+        raise CheckpointError(f"{path}: metadata has fields version {version} does not define: {unknown}")
+
+    def bad(name: str, rule: str) -> CheckpointError:
+        return CheckpointError(f"{path}: metadata {name!r} must be {rule}, got {_show(document[name])}")
+
+    container = document["container"]
+    if container not in CONTAINERS:
+        raise bad("container", " or ".join(map(repr, CONTAINERS)))
+    keys = document["keys"]
+    if container == "dict":
+        if not isinstance(keys, list) or not all(isinstance(k, str) for k in keys) or len(set(keys)) != len(keys):
+            raise bad("keys", "a list of distinct strings (the dict's keys)")
+    elif not isinstance(keys, list) or [type(k) for k in keys] != [int] * len(keys) or keys != list(range(len(keys))):
+        raise bad("keys", f"[0, 1, ..., n - 1] for a {container}")
+    count = _metadata_count(document, "count", bad)
+    skipped = _metadata_count(document, "skipped", bad) if version >= 2 else 0
+    fields = document["fields"]
+    if not isinstance(fields, list) or not all(isinstance(f, str) for f in fields) or (
+        fields != [f for f in STATE_FIELDS if f in fields] or "nu" not in fields
+    ):
+        raise bad("fields", f"'nu' and any of 'mu', 'momentum' in the order {list(STATE_FIELDS)}")
+    dtypes = document.get("dtypes")
+    if version >= 2:
+        if not isinstance(dtypes, dict) or sorted(dtypes) != sorted(["params", *fields]):
+            raise bad("dtypes", f"an object with a list for each of {['params', *fields]}")
+        for name, listed in dtypes.items():
+            if not isinstance(listed, list) or len(listed) != len(keys) or not all(isinstance(d, str) for d in listed):
+                raise CheckpointError(
+                    f"{path}: metadata 'dtypes.{name}' must be a list of {len(keys)} dtype names "
+                    f"(one for each of 'keys' {_show(keys)}), got {_show(listed)}"
+                )
+    for name in ("backend", "polyprop"):
+        if not isinstance(document[name], str):
+            raise bad(name, "a string")
+    return Metadata(container, keys, count, skipped, fields, dtypes, document["config"])
 
 
-def _write_atomically(path: str, arrays: dict[str, Any]) -> None:
+def _metadata_count(document: dict[str, Any], name: str, bad: Any) -> int:
+    value = document[name]
+    if type(value) is not int or not 0 <= value < COUNT_LIMIT:
+        raise bad(name, "a whole number in [0, 2**63)")
+    return value
+
+
+def _read(path: str) -> tuple[dict[str, Any], Any]:
+    """The archive's arrays (without ``metadata``) and its parsed metadata; sizes checked before reading."""
+    try:
+        archive = zipfile.ZipFile(path)
+    except (FileNotFoundError, PermissionError, IsADirectoryError):
+        raise
+    except (zipfile.BadZipFile, EOFError, ValueError, OSError) as error:
+        raise CheckpointError(f"{path} is not a readable polyprop checkpoint (truncated or corrupted?): {error}") from None
+    with archive:
+        infos = archive.infolist()
+        total = sum(info.file_size for info in infos)
+        if total > MAX_BYTES:
+            raise CheckpointError(
+                f"{path} holds {total} bytes uncompressed, over polyprop.checkpoint.MAX_BYTES = {MAX_BYTES}; "
+                "raise it to load a checkpoint this large"
+            )
+        arrays: dict[str, Any] = {}
+        for info in infos:
+            name = info.filename[: -len(".npy")] if info.filename.endswith(".npy") else None
+            if name is None or name in arrays:
+                raise CheckpointError(f"{path}: {'a second' if name else 'a'} member {info.filename!r} is not a checkpoint array")
+            try:
+                arrays[name] = _read_member(path, archive, info)
+            except (zipfile.BadZipFile, zlib.error, EOFError, OSError, ValueError, RuntimeError, RecursionError) as error:
+                if isinstance(error, CheckpointError):
+                    raise
+                raise CheckpointError(
+                    f"{path} is not a readable polyprop checkpoint (truncated or corrupted?): {info.filename}: {error}"
+                ) from None
+    raw = arrays.pop("metadata", None)
+    if raw is None:
+        raise CheckpointError(f"{path} is not a polyprop checkpoint: no metadata")
+    if raw.shape != () or raw.dtype.kind != "U":
+        raise CheckpointError(f"{path}: metadata must be one JSON text (a 0-d string array), got {raw.dtype}{raw.shape}")
+    try:
+        return arrays, json.loads(str(raw))
+    except RecursionError:
+        raise CheckpointError(f"{path}: unreadable metadata: nested too deeply") from None
+    except ValueError as error:  # JSONDecodeError, or an integer of too many digits
+        raise CheckpointError(f"{path}: unreadable metadata: {error}") from None
+
+
+def _read_member(path: str, archive: zipfile.ZipFile, info: zipfile.ZipInfo) -> Any:
+    """One ``.npy`` member, read only after its header's shape x itemsize matches its size in the zip."""
     import numpy as np
 
-    buffer = io.BytesIO()
-    np.savez(buffer, **arrays)
-    write_atomically(path, buffer.getvalue())
+    if info.compress_type not in (zipfile.ZIP_STORED, zipfile.ZIP_DEFLATED):
+        raise CheckpointError(f"{path}: member {info.filename!r} uses compression method {info.compress_type}; stored or deflated are read")
+    with archive.open(info) as member:
+        version = np.lib.format.read_magic(member)
+        if version == (1, 0):
+            shape, fortran_order, dtype = np.lib.format.read_array_header_1_0(member)
+        elif version == (2, 0):
+            shape, fortran_order, dtype = np.lib.format.read_array_header_2_0(member)
+        else:
+            raise CheckpointError(f"{path}: member {info.filename!r} is .npy format {version}; 1.0 and 2.0 are read")
+        if dtype.hasobject or dtype.itemsize == 0 or dtype.kind not in "biufcUV" or dtype.fields or dtype.subdtype:
+            raise CheckpointError(f"{path}: member {info.filename!r} holds {dtype}, which no checkpoint holds")
+        claimed = math.prod(shape) * dtype.itemsize
+        held = info.file_size - member.tell()
+        if claimed != held:
+            raise CheckpointError(
+                f"{path}: member {info.filename!r} claims {claimed} bytes ({dtype}{shape}) but holds {held}"
+            )
+        data = member.read(claimed)
+    if len(data) != claimed:
+        raise CheckpointError(f"{path}: member {info.filename!r} is truncated ({len(data)} of {claimed} bytes)")
+    return np.frombuffer(data, dtype).reshape(shape, order="F" if fortran_order else "C")

@@ -10,9 +10,13 @@
                      [--dtype float32|float64] [--seed S] [--json]
 
 A backend named explicitly but not installed is an error (exit 2); with
-``all`` it is reported as skipped.  ``parity`` exits 1 when any backend
-exceeds the tolerance.  JAX runs with 64-bit types enabled by this command line
-(``JAX_ENABLE_X64=1`` unless already set), so float64 means float64 everywhere.
+``all`` it is reported as skipped.  Every bad flag (a number out of its range,
+a folder that is missing, a file or not writable, an unknown backend or
+variant) is refused before any work with one line ``polyprop: error: ...``
+(after argparse's usage for what the parser checks) and exit 2, never a
+traceback.  ``parity`` exits 1 when any backend exceeds the tolerance.  JAX
+runs with 64-bit types enabled by this command line (``JAX_ENABLE_X64=1``
+unless already set), so float64 means float64 everywhere.
 """
 
 from __future__ import annotations
@@ -34,8 +38,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = _parser().parse_args(argv)
     try:
         result: int = args.run(args)
-    except (UsageError, FileNotFoundError) as error:
-        # FileNotFoundError: data that is missing, with the loader's message on where to put it.
+    except (UsageError, OSError) as error:
+        # OSError: data that is missing (the loader's message says where to put it), or a
+        # file that cannot be read or written.
         print(f"polyprop: error: {error}", file=sys.stderr)
         return 2
     return result
@@ -62,58 +67,183 @@ def _parser() -> argparse.ArgumentParser:
 
     trace = command("trace", _trace_command, "the chapter's 2-D RMSProp run on f(x)=0.1 x1^2 + 2 x2^2")
     _backend_argument(trace)
-    trace.add_argument("--out", help="also draw the paths over the contours into DIR/trace.png and .svg")
+    _out_argument(trace, "also draw the paths over the contours into DIR/trace.png and .svg")
 
     weights = command("weights", _weights_command, "the leaky-average weights (1-g) g^t for g in 0.95, 0.9, 0.8, 0.7")
-    weights.add_argument("--out", help="also plot them into DIR/weights.png and .svg")
+    _out_argument(weights, "also plot them into DIR/weights.png and .svg")
 
     airfoil = command("airfoil", _airfoil_command, "the chapter's airfoil training, from scratch and/or native")
     _backend_argument(airfoil)
     airfoil.add_argument("--impl", choices=("scratch", "native", "both"), default="both")
     _data_arguments(airfoil)
-    airfoil.add_argument("--out", help="also plot the loss curves into DIR/airfoil.png and .svg")
+    _out_argument(airfoil, "also plot the loss curves into DIR/airfoil.png and .svg")
 
     chapter = command("chapter", _chapter_command, "the whole chapter and its exercises as one report")
     _backend_argument(chapter)
-    chapter.add_argument("--out", required=True, help="folder for index.html, index.md, the figures and results.json")
+    _out_argument(chapter, "folder for index.html, index.md, the figures and results.json", required=True)
     _data_arguments(chapter)
-    chapter.add_argument("--fashion-dir", help="folder with the four Fashion-MNIST IDX .gz files")
-    chapter.add_argument("--fashion-limit", type=_positive_int, help="train on the first N Fashion-MNIST images")
-    chapter.add_argument("--fashion-epochs", type=_positive_int, default=5, help="epochs per Fashion-MNIST run (5)")
+    chapter.add_argument(
+        "--fashion-dir", type=_input_folder, metavar="DIR", help="folder with the four Fashion-MNIST IDX .gz files"
+    )
+    chapter.add_argument(
+        "--fashion-limit",
+        type=_int_in(1, FASHION_TRAIN_IMAGES, " (the training images)"),
+        metavar="N",
+        help=f"train on the first N Fashion-MNIST images, 1 to {FASHION_TRAIN_IMAGES}",
+    )
+    chapter.add_argument(
+        "--fashion-epochs",
+        type=_int_in(1, MAX_FASHION_EPOCHS),
+        metavar="E",
+        default=5,
+        help=f"epochs per Fashion-MNIST run, 1 to {MAX_FASHION_EPOCHS} (5)",
+    )
 
     parity = command("parity", _parity_command, "every backend against NumPy on one random problem")
     _backend_argument(parity)
-    parity.add_argument("--variant", default="all", help="a config of the parity table, or 'all'")
-    parity.add_argument("--steps", type=_positive_int, default=200, help="steps (default 200)")
+    parity.add_argument("--variant", default="all", metavar="NAME", help="a config of the parity table, or 'all'")
+    parity.add_argument(
+        "--steps",
+        type=_int_in(1, MAX_PARITY_STEPS, " (each step keeps about 15 kB of arrays)"),
+        metavar="N",
+        default=200,
+        help=f"steps, 1 to {MAX_PARITY_STEPS} (default 200)",
+    )
     parity.add_argument("--dtype", choices=("float32", "float64"), default="float64")
-    parity.add_argument("--seed", type=int, default=0, help="NumPy seed of the problem")
+    parity.add_argument(
+        "--seed",
+        type=_int_in(0, MAX_SEED, " (NumPy's seed range)"),
+        metavar="S",
+        default=0,
+        help=f"NumPy seed of the problem, 0 to {MAX_SEED} (default 0)",
+    )
     return parser
+
+
+MAX_PARITY_STEPS = 100_000
+"""Largest ``parity --steps``: the run keeps every step (about 15 kB each), so 1.5 GB at most."""
+
+MAX_SEED = 2**32 - 1
+"""Largest ``--seed``; NumPy seeds are 0 to 2**32 - 1."""
+
+FASHION_TRAIN_IMAGES = 60_000
+"""Fashion-MNIST's training images: the largest useful ``--fashion-limit``."""
+
+MAX_FASHION_EPOCHS = 1000
+"""Largest ``--fashion-epochs`` (each epoch is one pass over the training images)."""
+
+BACKEND_ENV = "POLYPROP_BACKEND"
 
 
 def _backend_argument(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--backend",
-        default=os.environ.get("POLYPROP_BACKEND") or "all",
-        help=f"one of {', '.join(BACKENDS)}, or 'all' (default: $POLYPROP_BACKEND, else all)",
+        metavar="NAME",
+        help=f"one of {', '.join(BACKENDS)}, or 'all' (default: ${BACKEND_ENV}, else all)",
     )
+
+
+def _out_argument(parser: argparse.ArgumentParser, help: str, required: bool = False) -> None:
+    parser.add_argument("--out", type=_output_folder, required=required, metavar="DIR", help=help)
 
 
 def _data_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--data-dir",
+        type=_input_folder,
+        metavar="DIR",
         help="folder holding airfoil_self_noise.dat (default: $POLYPROP_DATA_DIR, else download to the user cache)",
     )
 
 
-def _positive_int(text: str) -> int:
-    value = int(text)
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"must be a positive integer, got {text}")
-    return value
+def _shown(text: str) -> str:
+    """``text`` as the user typed it; quoted when empty or padded, so that it is visible."""
+    return text if text and text.strip() == text else repr(text)
 
 
-def _selected(name: str) -> tuple[list[str], dict[str, str]]:
-    """The installed backends ``name`` asks for, and the skipped ones with their reason."""
+def _int_in(low: int, high: int, why: str = "") -> Callable[[str], int]:
+    """An argparse type: the integer ``text`` names if ``low <= value <= high``.
+
+    Anything else (not an integer, "1.5", "nan", out of range) is an
+    ArgumentTypeError that gives the allowed range and the value as typed.
+    """
+    kind = "a positive integer" if low == 1 else "a non-negative integer" if low == 0 else "an integer"
+
+    def parse(text: str) -> int:
+        try:
+            value = int(text)
+        except ValueError:
+            value = None
+        if value is None or not low <= value <= high:
+            raise argparse.ArgumentTypeError(f"must be {kind}, got {_shown(text)}; allowed {low} to {high}{why}")
+        return value
+
+    return parse
+
+
+def _output_folder(text: str) -> str:
+    """An argparse type: ``text`` if it is a folder polyprop can write into, or can create.
+
+    Refused: an empty name, a file, a path inside a file, a dangling link, a
+    folder (or nearest existing parent) that is not writable.  Nothing is created here.
+    """
+    if not text or "\0" in text:
+        raise argparse.ArgumentTypeError(f"must name a folder, got {_shown(text)}")
+    if os.path.lexists(text) and not os.path.exists(text):
+        raise argparse.ArgumentTypeError(f"{text} is a link to nothing, not a folder")
+    if os.path.exists(text):
+        if not os.path.isdir(text):
+            raise argparse.ArgumentTypeError(f"{text} is a file, not a folder")
+        if not os.access(text, os.W_OK | os.X_OK):
+            raise argparse.ArgumentTypeError(f"cannot write into {text}: permission denied")
+        return text
+    parent = _nearest_existing(text)
+    if not os.path.isdir(parent):
+        raise argparse.ArgumentTypeError(f"cannot create the folder {text}: {parent} is a file, not a folder")
+    if not os.access(parent, os.W_OK | os.X_OK):
+        raise argparse.ArgumentTypeError(f"cannot create the folder {text}: {parent} is not writable")
+    return text
+
+
+def _nearest_existing(path: str) -> str:
+    """The longest prefix of ``path`` (made absolute) that exists."""
+    path = os.path.abspath(path)
+    while not os.path.exists(path):
+        path = os.path.dirname(path)
+    return path
+
+
+def _input_folder(text: str) -> str:
+    """An argparse type: ``text`` if it names a folder that exists and can be read (``~`` allowed)."""
+    if not text or "\0" in text:
+        raise argparse.ArgumentTypeError(f"must name a folder, got {_shown(text)}")
+    folder = os.path.expanduser(text)
+    if not os.path.exists(folder):
+        raise argparse.ArgumentTypeError(f"no such folder: {text}")
+    if not os.path.isdir(folder):
+        raise argparse.ArgumentTypeError(f"{text} is a file, not a folder")
+    if not os.access(folder, os.R_OK | os.X_OK):
+        raise argparse.ArgumentTypeError(f"cannot read the folder {text}: permission denied")
+    return text
+
+
+def _make_out_folder(out: str | None) -> None:
+    """Create ``--out`` now, before any work, so that a folder that cannot be made fails fast."""
+    if out is None:
+        return
+    try:
+        os.makedirs(out, exist_ok=True)
+    except OSError as error:
+        raise UsageError(f"argument --out: cannot create the folder {out}: {error.strerror or error}") from None
+
+
+def _selected(flag: str | None) -> tuple[list[str], dict[str, str]]:
+    """The installed backends asked for, and the skipped ones with their reason.
+
+    The name is ``--backend``, else ``$POLYPROP_BACKEND``, else ``all``.
+    """
+    from_env = flag is None and bool(os.environ.get(BACKEND_ENV))
+    name = flag if flag is not None else os.environ.get(BACKEND_ENV) or "all"
     if name == "all":
         versions = available_backends()
         skipped = {
@@ -125,7 +255,8 @@ def _selected(name: str) -> tuple[list[str], dict[str, str]]:
     try:
         _backends.check_name(name)
     except ValueError as error:
-        raise UsageError(error) from None
+        source = f" (from ${BACKEND_ENV})" if from_env else ""
+        raise UsageError(f"{error}, or all{source}") from None
     if _backends.framework_version(name) is None:
         raise UsageError(_backends.missing_framework(name))
     return [name], {}
@@ -156,6 +287,7 @@ def _trace_command(args: argparse.Namespace) -> int:
     from .chapter.trace import trace_2d
 
     names, skipped = _selected(args.backend)
+    _make_out_folder(args.out)
     results = {name: trace_2d(name) for name in names}
     figures = []
     if args.out:
@@ -196,6 +328,7 @@ def _print_figures(paths: Sequence[str]) -> None:
 def _weights_command(args: argparse.Namespace) -> int:
     from .chapter.plots import plot_weights, weights_summary
 
+    _make_out_folder(args.out)
     rows = weights_summary()
     figures = [str(p) for p in plot_weights(args.out)] if args.out else []
     if args.json:
@@ -221,6 +354,7 @@ def _airfoil_command(args: argparse.Namespace) -> int:
     from .chapter.data import load_airfoil
 
     names, skipped = _selected(args.backend)
+    _make_out_folder(args.out)
     features, labels = load_airfoil(args.data_dir)
     runs = []
     impls = ("scratch", "native") if args.impl == "both" else (args.impl,)
@@ -261,18 +395,23 @@ def _airfoil_command(args: argparse.Namespace) -> int:
 
 
 def _chapter_command(args: argparse.Namespace) -> int:
+    from .chapter.fashion import FashionDataCorrupt
     from .chapter.report import write_report
     from .chapter.run import run_chapter
 
     names, skipped = _selected(args.backend)
-    results = run_chapter(
-        names,
-        data_dir=args.data_dir,
-        fashion_dir=args.fashion_dir,
-        fashion_limit=args.fashion_limit,
-        fashion_epochs=args.fashion_epochs,
-        progress=_progress_bar,
-    )
+    _make_out_folder(args.out)
+    try:
+        results = run_chapter(
+            names,
+            data_dir=args.data_dir,
+            fashion_dir=args.fashion_dir,
+            fashion_limit=args.fashion_limit,
+            fashion_epochs=args.fashion_epochs,
+            progress=_progress_bar,
+        )
+    except FashionDataCorrupt as error:
+        raise UsageError(f"Fashion-MNIST data: {error}") from None
     results.notes.extend(f"{name} skipped: {reason}" for name, reason in skipped.items())
     index = write_report(results, args.out)
     if args.json:

@@ -6,13 +6,16 @@ import dataclasses
 import math
 import numbers
 import re
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from typing import Any
 
 Schedule = Callable[[int], float]
 """A hyperparameter as a function of the step count (0 for the first step)."""
 
 Hyper = float | Schedule
+
+Names = tuple[tuple[str, str], ...]
+"""``(field, user's name)`` pairs: ``(("decay", "alpha"),)`` makes errors say ``alpha``."""
 
 NONFINITE = ("propagate", "skip", "raise")
 STATE_DTYPES = ("float16", "bfloat16", "float32", "float64")
@@ -39,7 +42,10 @@ class RMSPropConfig:
         nesterov=True replaces the final m by (u-term + momentum * m) in both forms.
 
     A number may be a Python or NumPy number (stored as a float) or a 0-d array
-    (kept as it is); its value is range-checked.  A traced value (under
+    of any framework (kept as it is); its value is range-checked here, and a
+    0-d ``learning_rate`` or ``decay`` again at every step (it may be changed in
+    place).  A schedule's value is checked at every step (see
+    :func:`polyprop.rmsprop.hyperparameters`).  A traced value (under
     ``jax.jit``, ``optax.inject_hyperparams``, ``tf.function``: see
     :func:`is_traced`) is kept and used unchecked, as the frameworks do.  The
     flags take ``bool`` or ``numpy.bool_`` (stored as ``bool``).
@@ -87,6 +93,12 @@ class RMSPropConfig:
             ``"float32"`` for float16/bfloat16 parameters) and compute the update in
             it; None (the default) keeps them in the parameter's dtype, as the
             native optimizers do.
+        names: the user's own names for fields, as ``(field, name)`` pairs (any
+            iterable of pairs or a mapping, stored as a tuple of pairs): every
+            error about a field names it so, e.g. ``alpha must be in [0, 1), got
+            1.5 (alpha is polyprop's decay)``.  The presets pass their
+            framework's names.  Not part of equality, hash or repr: a preset's
+            config equals the plain one.
     """
 
     learning_rate: Hyper = 0.01
@@ -107,8 +119,10 @@ class RMSPropConfig:
     state_dtype: str | None = None
     weight_before_square: bool = False
     lr_before_divide: bool = False
+    names: Names = dataclasses.field(default=(), compare=False, repr=False)
 
     def __post_init__(self) -> None:
+        object.__setattr__(self, "names", _normalised_names(self.names))
         for name in (
             "eps_in_sqrt",
             "centered",
@@ -125,19 +139,16 @@ class RMSPropConfig:
             if _is_numpy_bool(value):
                 object.__setattr__(self, name, bool(value))
             elif not isinstance(value, bool):
-                raise TypeError(f"{name} must be True or False, got {value!r}")
-        if not callable(self.learning_rate):
-            check_learning_rate(self.learning_rate)
-        if not callable(self.decay):
-            check_decay(self.decay, self.allow_unit_decay)
-        _check_range("eps", self.eps, low=0.0, low_open=True)
-        _check_range("initial_scale", self.initial_scale, low=0.0)
-        _check_range("momentum", self.momentum, low=0.0, high=1.0)
-        _check_range("weight_decay", self.weight_decay, low=0.0)
-        for name in ("learning_rate", "decay", "eps", "initial_scale", "momentum", "weight_decay"):
+                raise TypeError(
+                    f"{user_name(name, self.names)} must be True or False, got {shown(value)}{alias(name, self.names)}"
+                )
+        for name in RANGES:
             value = getattr(self, name)
+            if name in SCHEDULABLE and callable(value):
+                continue
+            number = check_value(name, value, self.names, self.allow_unit_decay)
             if isinstance(value, numbers.Real):  # np.float32(0.9) -> 0.899999976..., exactly its value
-                object.__setattr__(self, name, float(value))
+                object.__setattr__(self, name, number)
         if self.nonfinite not in NONFINITE:
             raise ValueError(f"nonfinite must be one of {', '.join(map(repr, NONFINITE))}, got {self.nonfinite!r}")
         if self.state_dtype is not None and self.state_dtype not in STATE_DTYPES:
@@ -152,57 +163,130 @@ class RMSPropConfig:
         return dataclasses.replace(self, **changes)  # type: ignore[arg-type]
 
 
-def check_learning_rate(value: object) -> Any:
-    """``value`` as a float if it is a concrete learning rate >= 0; a traced value as it is (see _check_range)."""
-    return _check_range("learning_rate", value, low=0.0)
+@dataclasses.dataclass(frozen=True)
+class Interval:
+    """The real numbers from ``low`` to ``high``, each end closed or open; ``str`` gives ``[0, 1)``."""
+
+    low: float
+    high: float = math.inf
+    low_open: bool = False
+    high_open: bool = True
+
+    def __str__(self) -> str:
+        return f"{'(' if self.low_open else '['}{self.low:g}, {self.high:g}{')' if self.high_open else ']'}"
+
+    def __contains__(self, number: float) -> bool:
+        """Whether ``number`` lies in the interval; NaN never does."""
+        above_low = number > self.low if self.low_open else number >= self.low
+        below_high = number < self.high if self.high_open else number <= self.high
+        return above_low and below_high
 
 
-def check_decay(value: object, allow_unit_decay: bool = False) -> Any:
-    """``value`` as a float if it is a concrete decay in [0, 1) (or [0, 1] when allowed); a traced value as it is."""
-    try:
-        return _check_range("decay", value, low=0.0, high=1.0, high_open=not allow_unit_decay)
-    except ValueError as error:
-        if not allow_unit_decay and value == 1:
-            raise ValueError(
-                f"{error}; decay = 1 freezes the accumulator at initial_scale, "
-                "pass allow_unit_decay=True to run it as an experiment"
-            ) from None
-        raise
+RANGES: dict[str, Interval] = {
+    "learning_rate": Interval(0.0),
+    "decay": Interval(0.0, 1.0),
+    "eps": Interval(0.0, low_open=True),
+    "initial_scale": Interval(0.0),
+    "momentum": Interval(0.0, 1.0),
+    "weight_decay": Interval(0.0),
+}
+"""Every numeric field's allowed values (decay: [0, 1] with ``allow_unit_decay``)."""
+
+SCHEDULABLE = ("learning_rate", "decay")
+"""The fields that may be a schedule ``count -> value``."""
+
+UNIT_DECAY = Interval(0.0, 1.0, high_open=False)
 
 
-def _check_range(
-    name: str,
-    value: object,
-    low: float,
-    high: float = math.inf,
-    low_open: bool = False,
-    high_open: bool = True,
+def check_value(
+    field: str, value: object, names: Names = (), allow_unit_decay: bool = False, given: str | None = None
 ) -> Any:
-    """``value`` as a float if it is a concrete real number in the interval, else an error naming it.
+    """``value`` as a float if it is a concrete number in ``field``'s range (:data:`RANGES`).
 
-    Concrete: a Python or NumPy real (not a bool) or a 0-d real array of any
-    framework, whose value is read.  A traced value (:func:`is_traced`: under
-    ``jax.jit``, ``optax.inject_hyperparams``, ``tf.function``) has no value yet:
-    it is returned as it is, unchecked, as the frameworks themselves use it.
+    A traced value (:func:`is_traced`) has no value yet: it is returned as it is,
+    unchecked, as the frameworks themselves use it.  Anything else raises
+    TypeError (not a real number) or ValueError (out of range, NaN) naming the
+    field as the user wrote it (``names``), the range, and the value as given
+    (``given``: its text, else its repr).
     """
     if is_traced(value):
         return value
-    interval = f"{'(' if low_open else '['}{low:g}, {high:g}{')' if high_open else ']'}"
+    interval = UNIT_DECAY if field == "decay" and allow_unit_decay else RANGES[field]
+    label, note = user_name(field, names), alias(field, names)
+    text = shown(value) if given is None else given
     number = real_value(value)
     if number is None:
-        raise TypeError(f"{name} must be a real number in {interval} (a number or a 0-d array), got {value!r}")
-    below = number <= low if low_open else number < low
-    above = number >= high if high_open else number > high
-    if math.isnan(number) or below or above:
-        raise ValueError(f"{name} must be in {interval}, got {value!r}")
+        raise TypeError(f"{label} must be a real number in {interval} (a number or a 0-d array), got {text}{note}")
+    if number not in interval:
+        hint = ""
+        if field == "decay" and number == 1:  # reached only without allow_unit_decay
+            experiment = (
+                "on the preset's config, .replace(decay=1.0, allow_unit_decay=True) runs it as an experiment"
+                if names
+                else "pass allow_unit_decay=True to run it as an experiment"
+            )
+            hint = f"; decay = 1 freezes the accumulator at initial_scale, {experiment}"
+        raise ValueError(f"{label} must be in {interval}, got {text}{note}{hint}")
     return number
+
+
+def check_learning_rate(value: object, names: Names = ()) -> Any:
+    """``value`` as a float if it is a concrete learning rate >= 0; a traced value as it is (see check_value)."""
+    return check_value("learning_rate", value, names)
+
+
+def check_decay(value: object, allow_unit_decay: bool = False, names: Names = ()) -> Any:
+    """``value`` as a float if it is a concrete decay in [0, 1) (or [0, 1] when allowed); a traced value as it is."""
+    return check_value("decay", value, names, allow_unit_decay)
+
+
+def user_name(field: str, names: Names) -> str:
+    """The user's name for ``field`` (``names``' entry for it, else the field's own name)."""
+    for name, user in names:
+        if name == field:
+            return user
+    return field
+
+
+def alias(field: str, names: Names) -> str:
+    """`` (alpha is polyprop's decay)`` when the user's name differs from the field's, else ``""``."""
+    user = user_name(field, names)
+    return "" if user == field else f" ({user} is polyprop's {field})"
+
+
+def shown(value: object) -> str:
+    """``repr(value)``, on one line (a framework's repr may span several)."""
+    text = repr(value)
+    return " ".join(text.split()) if "\n" in text else text
+
+
+def _normalised_names(names: object) -> Names:
+    """``names`` (pairs, or a mapping) as a tuple of ``(field, user's name)`` string pairs; an error names a bad one."""
+    if isinstance(names, Mapping):
+        names = names.items()
+    try:
+        pairs = tuple((field, user) for field, user in names)  # type: ignore[attr-defined]
+    except (TypeError, ValueError):  # not iterable, or an item that is no pair
+        raise TypeError(f"names must be (field, name) pairs, got {names!r}") from None
+    fields = [f.name for f in dataclasses.fields(RMSPropConfig) if f.name != "names"]
+    seen: set[str] = set()
+    for field, user in pairs:
+        if field not in fields:
+            raise ValueError(f"names: {field!r} is not a field of RMSPropConfig ({', '.join(fields)})")
+        if not isinstance(user, str) or not user:
+            raise TypeError(f"names: the name for {field} must be a non-empty string, got {user!r}")
+        if field in seen:
+            raise ValueError(f"names: {field} is named twice")
+        seen.add(field)
+    return pairs
 
 
 def real_value(value: object) -> float | None:
     """The value of a concrete real scalar as a float, else None (a bool, a tracer, a string, a vector...).
 
     A real scalar is a Python or NumPy number that is not a bool, or a 0-d array
-    (NumPy, JAX, PyTorch, TensorFlow, MXNet) of a real dtype, or of a complex one
+    (NumPy, JAX, PyTorch, TensorFlow, MXNet, read through ``asnumpy`` for MXNet's
+    NDArray) of a real dtype, or of a complex one
     with imaginary part 0 (``optax.inject_hyperparams`` casts float hyperparameters
     to the parameters' dtype, complex64 for complex parameters).
     """
@@ -216,8 +300,9 @@ def real_value(value: object) -> float | None:
         return None
     if shape != () or not _NUMBER_DTYPE.search(dtype):
         return None
+    asnumpy = getattr(value, "asnumpy", None)  # MXNet's NDArray has no __complex__
     try:
-        number = complex(value)  # type: ignore[call-overload]
+        number = complex(asnumpy() if callable(asnumpy) else value)  # type: ignore[arg-type]
     except (TypeError, ValueError):  # a value that cannot be read now
         return None
     return number.real if number.imag == 0 else None

@@ -18,6 +18,11 @@ preset         eps         lr & momentum  weight decay       accumulator 0   hyp
 [*] ``eps_in_sqrt=True`` by default, as in Optax.  Gradient clipping and
 rescaling (Keras ``clipnorm``, MXNet ``clip_gradient``/``rescale_grad``) act on the
 gradient before the optimizer and are done by the drop-in front ends, not the config.
+
+Each config carries its framework's names for the fields (``names``): errors say
+``alpha must be in [0, 1), got 1.5 (alpha is polyprop's decay)``.  A value rounded
+to float32 is checked as given and again once rounded: ``mxnet(epsilon=1e-50)`` is
+refused as ``epsilon ... got 1e-50, which rounds to 0.0 in float32``.
 """
 
 from __future__ import annotations
@@ -25,21 +30,59 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
-from .config import Hyper, RMSPropConfig, real_value
+from .config import Hyper, Names, RMSPropConfig, check_value, shown
+
+_FLOAT32_OVERFLOW = 2.0**128 - 2.0**103
+"""Halfway between float32's largest finite value (2**128 - 2**104) and 2**128: from here on float32 rounds to inf."""
 
 
-def _f32(value: Any) -> Any:
-    """``value`` rounded to the nearest float32, as a Python float (no NumPy needed).
-
-    Anything but a concrete real number (a traced value, a wrong type) is returned
-    as it is, for RMSPropConfig to use or refuse by name.
-    """
+def _f32(number: float) -> float:
+    """``number`` rounded to the nearest float32, as a Python float (no NumPy needed): +-inf beyond float32's range."""
+    import math
     import struct
 
-    number = real_value(value)
-    if number is None:
-        return value
+    if abs(number) >= _FLOAT32_OVERFLOW:  # as numpy.float32 rounds it (struct may raise OverflowError instead)
+        return math.copysign(math.inf, number)
     return float(struct.unpack("f", struct.pack("f", number))[0])
+
+
+def _float32(field: str, value: Any, names: Names) -> Any:
+    """``value`` checked as given, then rounded to float32 and checked again; errors name it as the user did.
+
+    A value in range as given that rounds out of it (``1e-50 -> 0.0``, ``0.99999999 ->
+    1.0``, ``1e39 -> inf``) is refused, naming the value as given and what it rounds
+    to.  A traced value is returned as it is, unrounded and unchecked.
+    """
+    number = check_value(field, value, names)
+    if type(number) is not float:  # a traced value: check_value returns it as it is
+        return number
+    rounded = _f32(number)
+    return check_value(field, rounded, names, given=f"{shown(value)}, which rounds to {rounded!r} in float32")
+
+
+TORCH_NAMES: Names = (
+    ("learning_rate", "lr"), ("decay", "alpha"), ("eps", "eps"), ("weight_decay", "weight_decay"),
+    ("momentum", "momentum"), ("centered", "centered"), ("maximize", "maximize"),
+)
+KERAS_NAMES: Names = (
+    ("learning_rate", "learning_rate"), ("decay", "rho"), ("momentum", "momentum"), ("eps", "epsilon"),
+    ("centered", "centered"), ("weight_decay", "weight_decay"),
+)
+TF1_NAMES: Names = (
+    ("learning_rate", "learning_rate"), ("decay", "decay"), ("momentum", "momentum"), ("eps", "epsilon"),
+    ("centered", "centered"),
+)
+MXNET_NAMES: Names = (
+    ("learning_rate", "learning_rate"), ("decay", "gamma1"), ("momentum", "gamma2"), ("eps", "epsilon"),
+    ("centered", "centered"), ("weight_decay", "wd"),
+)
+OPTAX_NAMES: Names = (
+    ("learning_rate", "learning_rate"), ("decay", "decay"), ("eps", "eps"), ("initial_scale", "initial_scale"),
+    ("eps_in_sqrt", "eps_in_sqrt"), ("centered", "centered"), ("momentum", "momentum"), ("nesterov", "nesterov"),
+    ("bias_correction", "bias_correction"),
+)
+D2L_NAMES: Names = (("learning_rate", "eta"), ("decay", "gamma"))
+"""Each preset's arguments as ``(polyprop's field, the framework's name)``: the config's ``names``."""
 
 
 def torch(
@@ -62,6 +105,7 @@ def torch(
         lr_inside_momentum=False,
         centered=centered,
         maximize=maximize,
+        names=TORCH_NAMES,
     )
 
 
@@ -76,19 +120,20 @@ def keras(
     """``keras.optimizers.RMSprop`` (Keras 3): ``m = momentum * m + lr * g / sqrt(v + eps)``.
 
     Keras holds the learning rate in a float32 variable whatever the weights' dtype,
-    so a constant learning rate is rounded to float32 here too.
+    so a constant learning rate is rounded to float32 here too (checked before and after).
     """
     return RMSPropConfig(
-        learning_rate=learning_rate if callable(learning_rate) else _f32(learning_rate),
+        learning_rate=learning_rate if callable(learning_rate) else _float32("learning_rate", learning_rate, KERAS_NAMES),
         decay=rho,
         eps=epsilon,
         eps_in_sqrt=True,
         momentum=momentum,
         lr_inside_momentum=True,
         centered=centered,
-        weight_decay=weight_decay or 0.0,
+        weight_decay=0.0 if weight_decay is None else weight_decay,
         decoupled_weight_decay=True,
         lr_before_divide=True,  # Keras: increment = (lr * g) / sqrt(v + eps)
+        names=KERAS_NAMES,
     )
 
 
@@ -99,16 +144,17 @@ def tf1(
     epsilon: float = 1e-10,
     centered: bool = False,
 ) -> RMSPropConfig:
-    """``tf.compat.v1.train.RMSPropOptimizer``: the accumulator starts at 1, scalars are float32."""
+    """``tf.compat.v1.train.RMSPropOptimizer``: the accumulator starts at 1, scalars are float32 (checked before and after)."""
     return RMSPropConfig(
-        learning_rate=_f32(learning_rate),
-        decay=_f32(decay),
-        eps=_f32(epsilon),
+        learning_rate=_float32("learning_rate", learning_rate, TF1_NAMES),
+        decay=_float32("decay", decay, TF1_NAMES),
+        eps=_float32("eps", epsilon, TF1_NAMES),
         eps_in_sqrt=True,
         initial_scale=1.0,
-        momentum=_f32(momentum),
+        momentum=_float32("momentum", momentum, TF1_NAMES),
         lr_inside_momentum=True,
         centered=centered,
+        names=TF1_NAMES,
     )
 
 
@@ -120,20 +166,22 @@ def mxnet(
     centered: bool = False,
     wd: float = 0.0,
 ) -> RMSPropConfig:
-    """``mx.optimizer.RMSProp``: every scalar is a C++ float; momentum ``gamma2`` only when centered."""
+    """``mx.optimizer.RMSProp``: every scalar is a C++ float (checked before and after rounding); momentum
+    ``gamma2`` only when centered (else unused, as in MXNet)."""
     return RMSPropConfig(
-        learning_rate=_f32(learning_rate),
-        decay=_f32(gamma1),
-        eps=_f32(epsilon),
+        learning_rate=_float32("learning_rate", learning_rate, MXNET_NAMES),
+        decay=_float32("decay", gamma1, MXNET_NAMES),
+        eps=_float32("eps", epsilon, MXNET_NAMES),
         eps_in_sqrt=True,
         centered=centered,
-        momentum=_f32(gamma2) if centered else 0.0,
+        momentum=_float32("momentum", gamma2, MXNET_NAMES) if centered else 0.0,
         lr_inside_momentum=True,
-        weight_decay=_f32(wd),
+        weight_decay=_float32("weight_decay", wd, MXNET_NAMES),
         # MXNet's kernels round in their own order: rmsprop_update as the neutral form,
         # rmspropalex_update (centered) ((1 - gamma1) * g) * g and (lr * g) / den.
         weight_before_square=centered,
         lr_before_divide=centered,
+        names=MXNET_NAMES,
     )
 
 
@@ -160,12 +208,13 @@ def optax(
         lr_inside_momentum=True,
         nesterov=nesterov,
         bias_correction=bias_correction,
+        names=OPTAX_NAMES,
     )
 
 
 def d2l(eta: float, gamma: float) -> RMSPropConfig:
     """D2L's ``rmsprop_2d`` / ``rmsprop``: ``s = gamma s + (1 - gamma) g^2``, ``x -= eta g / sqrt(s + 1e-6)``."""
-    return RMSPropConfig(learning_rate=eta, decay=gamma, eps=1e-6, eps_in_sqrt=True)
+    return RMSPropConfig(learning_rate=eta, decay=gamma, eps=1e-6, eps_in_sqrt=True, names=D2L_NAMES)
 
 
 PRESETS: dict[str, Callable[..., RMSPropConfig]] = {

@@ -8,15 +8,16 @@ or chosen by :func:`polyprop.get_ops` from the tensors themselves.
 
 from __future__ import annotations
 
+import collections
 import functools
-import numbers
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any, NamedTuple
 
-from .config import RMSPropConfig, check_decay, check_learning_rate
+from . import validation
+from .config import RMSPropConfig, check_value
 from .ops import Ops, Tensor
 from .selection import get_ops
-from .validation import check_like, check_param, dtype_name
+from .validation import check_like, check_param, check_state_fields, dtype_name
 
 Params = Sequence[Tensor] | Mapping[Any, Tensor]
 """A list, tuple or dict of tensors of one framework."""
@@ -104,9 +105,9 @@ Apply = Callable[[list[Tensor], Leaves, Hyper], Leaves]
 
 
 def hyperparameters(config: RMSPropConfig, count: int) -> Hyper:
-    """The learning rate, decay and bias correction of the step after ``count`` steps."""
-    lr = _resolve(config.learning_rate, count, check_learning_rate)
-    decay = _resolve(config.decay, count, lambda v: check_decay(v, config.allow_unit_decay))
+    """The learning rate, decay and bias correction of the step after ``count`` steps (each checked: _resolve)."""
+    lr = _resolve(config, "learning_rate", count)
+    decay = _resolve(config, "decay", count)
     correction = 1 - decay ** (count + 1) if config.bias_correction else None
     return Hyper(lr, decay, 1 - decay, correction)
 
@@ -118,9 +119,16 @@ def run_step(
     config: RMSPropConfig,
     ops: Ops,
     apply: Apply,
+    check_memory: bool = True,
 ) -> tuple[Params, RMSPropState]:
-    """:func:`step` with the per-tensor work done by ``apply`` (plain or a backend's fast path)."""
+    """:func:`step` with the per-tensor work done by ``apply`` (plain or a backend's fast path).
+
+    ``check_memory=False``: the caller has checked that no parameter or state tensor
+    shares memory with another tensor (polyprop.validation.check_memory), as the torch
+    drop-in does once per parameter group.
+    """
     keys, xs = _flatten(params, "params")
+    check_state_fields(state.mu, state.momentum, config)
     gs = _matching_leaves(grads, params, keys, "grads")
     nus = _matching_leaves(state.nu, params, keys, "state.nu")
     mus = _matching_leaves(state.mu, params, keys, "state.mu") if config.centered else None
@@ -130,6 +138,11 @@ def run_step(
         else None
     )
     _check_leaves(ops.NAME, config, keys, xs, gs, {"nu": nus, "mu": mus, "momentum": ms})
+    if check_memory:
+        validation.check_memory(
+            ops, keys, [("params", xs, True), ("grads", gs, False), ("state.nu", nus, True),
+                        ("state.mu", mus, True), ("state.momentum", ms, True)],
+        )
     if config.nonfinite != "propagate":
         bad = _first_nonfinite(ops, keys, gs)
         if bad is not None and config.nonfinite == "raise":
@@ -337,28 +350,58 @@ def update_leaf(
     return Leaf(new_x, nu, mu, m)
 
 
-def _resolve(value: Any, count: Any, check: Callable[[Any], float]) -> Any:
-    """A hyperparameter's value at ``count``; concrete numbers are range-checked."""
-    if callable(value):
-        value = value(count)
-        if isinstance(value, numbers.Real):
-            try:
-                check(value)
-            except ValueError as error:
-                raise ValueError(f"schedule at step count {count}: {error}") from None
-    return value
+def _resolve(config: RMSPropConfig, field: str, count: Any) -> Any:
+    """``config.<field>``'s value at step ``count``, checked by :func:`polyprop.config.check_value` unless traced.
+
+    A float was checked when the config was built: it is returned as it is.  A
+    schedule's concrete value (Python, NumPy or framework scalar, 0-d array of any
+    framework) is returned as a Python float, which every backend takes; a 0-d
+    array held by the config is checked again (it may have changed in place) and
+    returned as it is.  A bad value raises the check's TypeError or ValueError
+    prefixed with the step count: it names the field as the user wrote it, the
+    range and the value as given.
+    """
+    value = getattr(config, field)
+    if type(value) is float:
+        return value
+    scheduled = callable(value)
+    given = value(count) if scheduled else value
+    try:
+        number = check_value(field, given, config.names, config.allow_unit_decay)
+    except (TypeError, ValueError) as error:
+        raise type(error)(f"{'schedule at' if scheduled else 'at'} step count {count}: {error}") from None
+    return number if scheduled else given
 
 
 def _flatten(tree: Params, name: str) -> tuple[list[Any], list[Tensor]]:
-    """The keys and leaves of a list, tuple or dict of tensors."""
+    """The keys and leaves of a list, tuple or dict of tensors.
+
+    Parameters in a dict subclass that cannot be rebuilt from (key, tensor) pairs
+    (see _unflatten) are refused here, before anything is computed.
+    """
     if isinstance(tree, Mapping):
         keys = list(tree.keys())
-        return keys, [tree[k] for k in keys]
+        leaves = [tree[k] for k in keys]
+        if name == "params" and isinstance(tree, dict) and type(tree) not in _REBUILT:
+            try:
+                _unflatten(tree, keys, leaves)
+            except Exception as error:  # noqa: BLE001 - any failure of the user's constructor
+                kind = type(tree).__name__
+                raise TypeError(
+                    f"params is a {kind}, which {kind}(pairs of keys and tensors) cannot build "
+                    f"({type(error).__name__}: {error}); the step returns params and state in the "
+                    "params' container: pass a dict"
+                ) from None
+        return keys, leaves
     if isinstance(tree, (list, tuple)):
         return list(range(len(tree))), list(tree)
     raise TypeError(
         f"{name} must be a list, tuple or dict of tensors, got {type(tree).__name__}"
     )
+
+
+_REBUILT = (dict, collections.OrderedDict, collections.defaultdict)
+"""The dict types _unflatten always rebuilds."""
 
 
 def _matching_leaves(tree: Any, params: Params, keys: list[Any], name: str) -> list[Any]:
@@ -382,7 +425,16 @@ def _matching_leaves(tree: Any, params: Params, keys: list[Any], name: str) -> l
 
 
 def _unflatten(like: Params, keys: list[Any], leaves: list[Tensor]) -> Params:
-    """A container of the same kind as ``like`` holding ``leaves``."""
+    """A container of the same kind as ``like`` holding ``leaves``.
+
+    A dict keeps its type (a defaultdict its default_factory; another subclass is built
+    from the (key, tensor) pairs); any other Mapping comes back as a dict, a tuple
+    subclass as a tuple and a list subclass as a list.
+    """
     if isinstance(like, Mapping):
-        return type(like)(zip(keys, leaves)) if isinstance(like, dict) else dict(zip(keys, leaves))
+        if type(like) is dict or not isinstance(like, dict):
+            return dict(zip(keys, leaves))
+        if isinstance(like, collections.defaultdict):
+            return type(like)(like.default_factory, zip(keys, leaves))
+        return type(like)(zip(keys, leaves))
     return tuple(leaves) if isinstance(like, tuple) else list(leaves)

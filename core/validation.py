@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import functools
 import re
+from collections.abc import Callable
 from typing import Any
 
 from . import backends as _backends
@@ -95,3 +96,127 @@ def check_like(
     expected = dtype or x_dtype
     if value_dtype != expected:
         raise TypeError(f"{name} has dtype {value_dtype} but {expected} is needed (the dtype of {param_name})")
+
+
+# --------------------------------------------------------------------------------------
+# Shared memory.  A backend adapter may define
+#
+#     memory_spans(tensors) -> list[(buffer, start, end) | None]
+#
+# giving, for each tensor, the memory its elements occupy: the byte range [start, end)
+# (from its lowest to its highest byte) within ``buffer`` (any hashable: tensors of
+# different buffers never overlap), or None where the adapter cannot see it.  Where the
+# byte ranges of two strided tensors overlap, an optional ``shares_memory(a, b) -> bool``
+# tells whether they really share an element's bytes (interleaved views do not); without
+# it, overlapping ranges count as shared.  Without memory_spans, only the same tensor
+# object twice is seen (immutable tensors, as JAX's and TensorFlow's, share nothing else
+# that a step could write).
+
+
+def shared_memory(
+    tensors: list[Any],
+    writable: list[bool],
+    memory_spans: Callable[[list[Any]], list[Any]] | None = None,
+    shares_memory: Callable[[Any, Any], bool] | None = None,
+) -> tuple[int, int] | None:
+    """The first pair ``(i, j)``, ``i > j``, of tensors sharing memory where one is writable, else None.
+
+    Writable tensors (parameters, state) must share memory with no other tensor; read-only
+    ones (gradients) may share among themselves.  None entries are skipped.  The same
+    object twice is found in O(n); overlaps through ``memory_spans`` in O(n log n)
+    (ranges sorted per buffer, each compared with the ones still open).
+    """
+    present = [i for i, tensor in enumerate(tensors) if tensor is not None]
+    leaves = [tensors[i] for i in present]
+    if len(set(map(id, leaves))) < len(leaves):  # (set sizes first: a step's common case costs little)
+        pair = _same_object(tensors, writable, present)
+        if pair is not None:
+            return pair
+    if memory_spans is None:
+        return None
+    buffers: dict[Any, list[tuple[int, int, int]]] = {}
+    spans = [(i, span) for i, span in zip(present, memory_spans(leaves)) if span is not None and span[1] < span[2]]
+    if len({span[0] for _, span in spans}) == len(spans):  # (an empty tensor occupies no memory)
+        return None
+    for i, span in spans:
+        buffers.setdefault(span[0], []).append((span[1], span[2], i))
+    for ranges in buffers.values():
+        if len(ranges) > 1:
+            pair = _overlapping(sorted(ranges), tensors, writable, shares_memory)
+            if pair is not None:
+                return pair
+    return None
+
+
+def _same_object(tensors: list[Any], writable: list[bool], present: list[int]) -> tuple[int, int] | None:
+    """The first pair of the same object twice where one of the two is writable, else None."""
+    first: dict[int, int] = {}
+    first_writable: dict[int, int] = {}
+    for i in present:
+        key = id(tensors[i])
+        j = first.get(key) if writable[i] else first_writable.get(key)
+        if j is not None:
+            return i, j
+        first.setdefault(key, i)
+        if writable[i]:
+            first_writable.setdefault(key, i)
+    return None
+
+
+def _overlapping(
+    ranges: list[tuple[int, int, int]], tensors: list[Any], writable: list[bool],
+    shares_memory: Callable[[Any, Any], bool] | None,
+) -> tuple[int, int] | None:
+    """The first pair of ``ranges`` (sorted ``(start, end, index)`` of one buffer) that share memory."""
+    open_ranges: list[tuple[int, int]] = []  # (end, index) of the ranges begun before, not yet ended
+    for start, end, i in ranges:
+        open_ranges = [(e, j) for e, j in open_ranges if e > start]
+        for _, j in open_ranges:
+            if (writable[i] or writable[j]) and (shares_memory is None or shares_memory(tensors[i], tensors[j])):
+                return max(i, j), min(i, j)
+        open_ranges.append((end, i))
+    return None
+
+
+def check_memory(ops: Any, keys: list[Any], groups: list[tuple[str, list[Any] | None, bool]]) -> None:
+    """No parameter or state tensor shares memory with any other tensor of the step.
+
+    ``groups``: ``(name, leaves, writable)`` in order (``params``, ``grads``,
+    ``state.nu`` ...), each leaf of ``keys[i]``.  Raises ValueError naming both tensors:
+    a step writes parameters and state (in place on the fast paths and in the drop-ins),
+    so one buffer in two places would be updated twice, or read after being written.
+    """
+    tensors: list[Any] = []
+    writable: list[bool] = []
+    for _, leaves, writes in groups:
+        if leaves is not None:
+            tensors += leaves
+            writable += [writes] * len(leaves)
+    pair = shared_memory(tensors, writable, getattr(ops, "memory_spans", None), getattr(ops, "shares_memory", None))
+    if pair is not None:
+        names = [f"{name}[{key!r}]" for name, leaves, _ in groups if leaves is not None for key in keys]
+        raise ValueError(f"{names[pair[0]]} and {names[pair[1]]} share memory: {SHARED_MEMORY}")
+
+
+SHARED_MEMORY = (
+    "every parameter and state tensor needs memory of its own, shared with no other parameter, state "
+    "tensor or gradient (the same tensor twice, or views of one buffer that overlap); pass copies"
+)
+"""Why :func:`check_memory` refuses, after the names of the two tensors."""
+
+
+def check_state_fields(mu: Any, momentum: Any, config: Any) -> None:
+    """A state built for another config is refused: buffers the config does not keep are never dropped.
+
+    (Missing buffers are named by the step's ``_matching_leaves``.)
+    """
+    if mu is not None and not config.centered:
+        raise ValueError(
+            f"state.mu holds tensors but the config keeps none (centered={config.centered!r}): the state "
+            "was built for a centered config; build it with init() for this one"
+        )
+    if momentum is not None and not config.momentum > 0:
+        raise ValueError(
+            f"state.momentum holds tensors but the config keeps none (momentum={config.momentum!r}): the "
+            "state was built for a config with momentum; build it with init() for this one"
+        )

@@ -607,12 +607,14 @@ def test_the_metadata_is_the_documented_json(tmp_path):
         metadata = json.loads(str(archive["metadata"]))
     assert metadata == {
         "format": "polyprop-checkpoint",
-        "version": 1,
+        "version": 2,
         "container": "dict",
         "keys": ["w", "b"],
         "count": 1,
+        "skipped": 0,
         "fields": ["nu", "mu", "momentum"],
-        "config": dataclasses.asdict(config),
+        "dtypes": {name: ["float64", "float64"] for name in ("params", "nu", "mu", "momentum")},
+        "config": json.loads(json.dumps(dataclasses.asdict(config))),
         "backend": "numpy",
         "polyprop": polyprop.__version__,
     }
