@@ -171,6 +171,7 @@ def _data_span(x: Any) -> tuple[Any, int, int] | None:
 
     if not isinstance(x, mx.nd.NDArray) or x.stype != "default":
         return None
+    x.wait_to_read()  # the engine may still be allocating or writing it on another thread
     pointer = ctypes.c_void_p()
     if mx.base._LIB.MXNDArrayGetData(x.handle, ctypes.byref(pointer)) != 0 or not pointer.value:
         return None
