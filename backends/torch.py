@@ -673,7 +673,7 @@ def inplace_update(config: Any) -> Any:
 
 def _build_inplace(config: Any) -> Any:
     from ..expression import Untraceable, fuse, trace
-    from ..rmsprop import apply_each, update_leaf
+    from ..rmsprop import Leaves, apply_each, update_leaf
 
     def update(leaf_ops: Any, *leaf: Any) -> Any:
         return update_leaf(leaf_ops, config, *leaf)
@@ -688,8 +688,6 @@ def _build_inplace(config: Any) -> Any:
     lerp = any(step[0] == "lerp" for step in fused.steps)
 
     def apply(gs: list[Any], leaves: Any, hyper: Any) -> Any:
-        from ..rmsprop import Leaves
-
         if lerp and hyper.keep != 1 - hyper.decay:  # lerp stands for decay*p + keep*b only then
             return apply_each(module, config, gs, leaves, hyper)
         values = {k: float(v) for k, v in (*constants.items(), *hyper._asdict().items()) if v is not None}

@@ -26,7 +26,7 @@ from collections.abc import Iterable, Sequence
 from pathlib import Path
 from typing import Any
 
-from benchmarks.step import BACKENDS, DEFAULT_SIZES
+from benchmarks.step import BACKENDS, DEFAULT_SIZES, fmt_compile
 from benchmarks.train import positive_int
 
 HERE = Path(__file__).resolve().parent
@@ -315,14 +315,10 @@ def format_torch_dropin(step: dict[str, Any]) -> str:
             continue
         ratios = row.get("ratio_to_natives") or {}
         native = natives.get((row["dtype"], row["case"], TORCH_NATIVES[0]))
-        compile_info = row.get("compile") or {}
-        cache = ""
-        if compile_info.get("graphs"):
-            cache = " (cache hit)" if compile_info.get("fxgraph_cache_hit") and not compile_info.get("fxgraph_cache_miss") else " (cache miss)"
         table.append((
             f"{row['case']} {row['dtype']}", row["variant"], fmt(row["median_s"], ".3f", 1e3),
             *(fmt(ratios.get(n), ".2f") for n in TORCH_NATIVES),
-            fmt(row.get("first_step_s"), ".3f") + " s" + cache, fmt_memory(row), fmt_memory(native) if native else "-",
+            fmt(row.get("first_step_s"), ".3f") + " s" + fmt_compile(row.get("compile")), fmt_memory(row), fmt_memory(native) if native else "-",
         ))
     goals = []
     for prefix, case, dtype, goal in TORCH_DROPIN_GOALS:

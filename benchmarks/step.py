@@ -568,7 +568,7 @@ def _fmt_seconds(value: float | None) -> str:
     return f"{value:.1f} s" if value >= 1 else f"{value * 1e3:.1f} ms"
 
 
-def _fmt_compile(compile_info: dict[str, int] | None) -> str:
+def fmt_compile(compile_info: dict[str, int] | None) -> str:
     """`` (cache hit)`` / `` (cache miss)`` for a first step that compiled."""
     if not compile_info or not compile_info.get("graphs"):
         return ""
@@ -611,7 +611,7 @@ def format_table(result: dict[str, Any]) -> str:
                 f"{row['median_s'] * 1e3:.3f}",
                 f"{ratio:.2f}" if ratio is not None else "-",
                 " / ".join(f"{r:.2f}" for r in (row.get("ratio_to_natives") or {}).values()) or "-",
-                _fmt_seconds(row.get("first_step_s")) + _fmt_compile(row.get("compile")),
+                _fmt_seconds(row.get("first_step_s")) + fmt_compile(row.get("compile")),
                 f"{row['bandwidth_Bps'] / 1e9:.2f}",
                 f"{100 * row['triad_share']:.0f}",
                 _fmt_bytes(row["extra_memory_bytes"]) + method,
