@@ -229,7 +229,7 @@ def _transformation(config: Any, momentum_buffer: bool, negate: bool) -> tuple[A
     import optax
 
     from ..config import is_traced
-    from ..rmsprop import RMSPropState, apply_each, init, run_step
+    from ..rmsprop import RMSPropState, apply_each, hyperparameters, init, run_step
 
     structure = config
     if momentum_buffer and (is_traced(config.momentum) or not config.momentum > 0):
@@ -279,9 +279,12 @@ def _transformation(config: Any, momentum_buffer: bool, negate: bool) -> tuple[A
         for value in (config.learning_rate, config.decay, config.eps, config.initial_scale, config.momentum)
     )
     compiled = [jax.jit(traced_update)] if static else []
+    scheduled = callable(config.learning_rate) or callable(config.decay)
 
     def update_fn(updates: Any, state: RMSPropState) -> tuple[Any, RMSPropState]:
         if compiled and not any(isinstance(leaf, jax.core.Tracer) for leaf in jax.tree_util.tree_leaves((updates, state))):
+            if scheduled:  # the compiled step sees the schedule's value traced: check it here, concretely
+                hyperparameters(config, int(state.count))
             try:
                 return compiled[0](updates, state)
             except _CONCRETE_COUNT_NEEDED:

@@ -24,7 +24,7 @@ except ImportError as error:  # pragma: no cover - exercised only without keras
 if not keras.__version__.startswith("3."):  # pragma: no cover - Keras 2 (tf_keras) has another optimizer API
     raise ImportError(f"polyprop.backends.keras needs Keras 3, found Keras {keras.__version__}")
 
-from ..config import RMSPropConfig, check_learning_rate
+from ..config import RMSPropConfig, check_learning_rate, is_traced
 from ..ops import Ops
 from ..presets import keras as keras_preset
 from ..rmsprop import RMSPropState, step
@@ -130,7 +130,7 @@ class RMSprop(keras.optimizers.RMSprop):  # type: ignore[misc]
         config = self._polyprop_check().replace(learning_rate=lambda count: lr)
         index = [self._get_variable_index(v) for v in variables]
         state = RMSPropState(
-            count=0,  # Keras's RMSprop uses no step count
+            count=_concrete_count(self.iterations),  # (Keras's RMSprop uses no step count: for messages only)
             nu=[read(self._velocities[i]) for i in index],
             mu=[read(self._average_gradients[i]) for i in index] if config.centered else None,
             momentum=[read(self._momentums[i]) for i in index] if config.momentum > 0 else None,
@@ -143,6 +143,12 @@ class RMSprop(keras.optimizers.RMSprop):  # type: ignore[misc]
             if new.momentum is not None:
                 self.assign(self._momentums[i], new.momentum[j])
             self.assign(variables[j], new_xs[j])
+
+
+def _concrete_count(iterations: Any) -> int:
+    """The optimizer's step count as an int, for error messages; 0 when it is traced (tf.function, jax.jit)."""
+    value = iterations.value
+    return 0 if is_traced(value) else int(keras.ops.convert_to_numpy(value))
 
 
 def _check_distinct(variables: list[Any]) -> None:

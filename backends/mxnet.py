@@ -238,8 +238,12 @@ class RMSProp(mx.optimizer.Optimizer):
     def update(self, index: int, weight: mx.nd.NDArray, grad: mx.nd.NDArray, state: Any) -> None:
         self._update_count(index)
         where = f"the learning rate of parameter {index!r} (learning_rate, lr_scheduler, lr_mult)"
-        lr = _read(where, self._get_lr(index), low=0.0)
-        _rmsprop_update(self, _config(self, lr), weight, grad, state, self._get_wd(index))
+        try:
+            config = _config(self, _read(where, self._get_lr(index), low=0.0))
+        except (TypeError, ValueError) as error:  # (a value changed after the constructor, or a scheduler's)
+            count = self._index_update_count[index] - 1
+            raise type(error)(f"at step count {count}: {error}") from None
+        _rmsprop_update(self, config, weight, grad, state, self._get_wd(index))
 
 
 mx.optimizer.Optimizer.opt_registry["polyprop_rmsprop"] = RMSProp

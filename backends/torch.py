@@ -220,8 +220,8 @@ class RMSprop(torch.optim.Optimizer):
             with torch.enable_grad():
                 loss = closure()
         for index, group in enumerate(self.param_groups):
-            config = _group_config(group)
             params = [p for p in group["params"] if p.grad is not None]
+            config = self._checked_config(index, group, params)
             if not params:
                 continue
             grads = [p.grad for p in params]
@@ -259,6 +259,15 @@ class RMSprop(torch.optim.Optimizer):
                 if new_state.momentum is not None:
                     _write_back(s["momentum_buffer"], new_state.momentum[i])
         return loss
+
+    def _checked_config(self, index: int, group: dict[str, Any], params: list[Any]) -> Any:
+        """The group's config; a bad value (a scheduler's, or one set in the group) names the group and step count."""
+        try:
+            return _group_config(group)
+        except (TypeError, ValueError) as error:
+            steps = [self.state[p]["step"] for p in params if "step" in self.state.get(p, {})]
+            count = int(steps[0]) if steps else 0
+            raise type(error)(f"param_groups[{index}] at step count {count}: {error}") from None
 
     def _check_memory(self, index: int, params: list[Any], grads: list[Any], state: Any) -> None:
         """No parameter or state tensor of group ``index`` shares memory with another tensor (or another group's parameter).

@@ -56,12 +56,21 @@ def numpy_dtype(name):
     return np.dtype(name)
 
 
+UNHELD = {("mxnet", "bfloat16")}
+"""(backend, dtype) the framework has no tensor for: MXNet 1.9.1 has no bfloat16 NDArray.
+Those cases are not generated; test_a_dtype_the_backend_cannot_hold_is_named checks the refusal."""
+
+
+def held(*names_and_dtype):
+    """True when every backend named holds the dtype (the last argument)."""
+    *names, dtype = names_and_dtype
+    return all((name, dtype) not in UNHELD for name in names)
+
+
 def backend_with(name, dtype):
-    """The adapter for ``name``, skipped where the framework has no ``dtype``."""
-    ops = require_backend(name)
-    if name == "mxnet" and dtype == "bfloat16":
-        pytest.skip("MXNet 1.9.1 has no bfloat16 NDArray")
-    return ops
+    """The adapter for ``name`` (skipped with a reason where the framework is not installed)."""
+    assert held(name, dtype), (name, dtype)
+    return require_backend(name)
 
 
 def start(ops, dtype):
@@ -102,8 +111,7 @@ def moved(ops_from, ops_to, tree):
 
 
 @pytest.mark.parametrize("state_dtype", STATE_DTYPES, ids=["state_dtype_None", "state_dtype_float32"])
-@pytest.mark.parametrize("dtype", DTYPES)
-@pytest.mark.parametrize("name", polyprop.BACKENDS)
+@pytest.mark.parametrize("name,dtype", [(n, d) for n in polyprop.BACKENDS for d in DTYPES if held(n, d)])
 def test_every_dtype_comes_back_bit_for_bit(name, dtype, state_dtype, tmp_path):
     ops = backend_with(name, dtype)
     config = CONFIG.replace(state_dtype=state_dtype)
@@ -129,8 +137,7 @@ SPECIAL_BITS = {
 """+-0, the smallest subnormal, the largest finite, +-inf, NaNs with payloads and sign."""
 
 
-@pytest.mark.parametrize("dtype", DTYPES)
-@pytest.mark.parametrize("name", polyprop.BACKENDS)
+@pytest.mark.parametrize("name,dtype", [(n, d) for n in polyprop.BACKENDS for d in DTYPES if held(n, d)])
 def test_special_values_keep_their_bits(name, dtype, tmp_path, request):
     ops = backend_with(name, dtype)
     width = numpy_dtype(dtype).itemsize
@@ -167,12 +174,12 @@ def _pair_id(pair):
 
 
 PAIRS = list(itertools.product(polyprop.BACKENDS, repeat=2))
-
+RESUMES = [pytest.param(a, b, d, id=f"{_pair_id((a, b))}-{d}") for a, b in PAIRS for d in DTYPES if held(a, b, d)]
+"""Every (first, second, dtype) where both backends hold the dtype."""
 
 
 @pytest.mark.parametrize("state_dtype", STATE_DTYPES, ids=["state_dtype_None", "state_dtype_float32"])
-@pytest.mark.parametrize("dtype", DTYPES)
-@pytest.mark.parametrize("first,second", PAIRS, ids=[_pair_id(pair) for pair in PAIRS])
+@pytest.mark.parametrize("first,second,dtype", RESUMES)
 def test_a_resumed_run_equals_the_one_that_never_stopped(first, second, dtype, state_dtype, tmp_path):
     """Save on ``first`` after 3 steps (one skipped), load on ``second``, take 2 more.
 

@@ -530,3 +530,137 @@ def test_a_symbolic_schedule_value_under_tf_function_is_used_unchecked(backend):
     got = one_step(tf.constant(-0.5, tf.float64)).numpy()
     want = np.array([1.0, -2.0]) + 0.5 * np.array([0.5, 1.0]) / np.sqrt(0.5 * np.array([0.25, 1.0]) + 1e-8)
     np.testing.assert_allclose(got, want, rtol=1e-12)
+
+
+# -- the drop-ins: a value set after the constructor, or a scheduler's, at its step count ----------
+
+
+def test_torch_dropin_names_the_group_and_the_step_count():
+    torch = require_backend("torch").torch
+    from polyprop.backends.torch import RMSprop
+
+    p = torch.nn.Parameter(torch.ones(3))
+    optimizer = RMSprop([p], lr=0.1)
+    for _ in range(2):
+        p.grad = torch.ones(3)
+        optimizer.step()
+    before = p.detach().clone()
+    for key, value, error, text in [
+        ("lr", -0.1, ValueError, "lr must be in [0, inf), got -0.1 (lr is polyprop's learning_rate)"),
+        ("alpha", 1.5, ValueError, "alpha must be in [0, 1), got 1.5 (alpha is polyprop's decay)"),
+        ("eps", None, TypeError, f"eps {REAL} (0, inf) (a number or a 0-d array), got None"),
+    ]:
+        group = dict(optimizer.param_groups[0])
+        optimizer.param_groups[0][key] = value
+        with pytest.raises(error) as excinfo:
+            optimizer.step()
+        assert message(excinfo) == f"param_groups[0] at step count 2: {text}"
+        optimizer.param_groups[0].update(group)
+    assert torch.equal(p.detach(), before)  # nothing was written
+    scheduler = torch.optim.lr_scheduler.LambdaLR(optimizer, lambda epoch: 1.0 if epoch < 1 else -1.0)
+    optimizer.step()
+    scheduler.step()
+    with pytest.raises(ValueError) as excinfo:
+        optimizer.step()
+    assert message(excinfo) == "param_groups[0] at step count 3: lr must be in [0, inf), got -0.1 " \
+        "(lr is polyprop's learning_rate)"
+
+
+def test_jax_dropin_checks_a_schedule_value_when_called_eagerly_and_not_under_jit():
+    require_backend("jax")
+    import jax
+    import jax.numpy as jnp
+
+    from polyprop.backends.jax import rmsprop
+
+    def schedule(count):
+        return jnp.where(count < 2, 0.1, -0.1)
+
+    params = {"w": jnp.ones(3)}
+    eager, traced = rmsprop(schedule), rmsprop(schedule)
+    state = eager.init(params)
+    for _ in range(2):
+        _, state = eager.update({"w": jnp.ones(3)}, state)
+    with pytest.raises(ValueError) as excinfo:
+        eager.update({"w": jnp.ones(3)}, state)
+    dtype = jnp.asarray(0.1).dtype  # (float64 where the test session enables x64)
+    assert message(excinfo) == (
+        f"schedule at step count 2: learning_rate must be in [0, inf), got Array(-0.1, dtype={dtype}, weak_type=True)"
+    )
+    update = jax.jit(traced.update)
+    state = traced.init(params)
+    for _ in range(3):
+        updates, state = update({"w": jnp.ones(3)}, state)
+    assert float(updates["w"][0]) > 0  # lr -0.1 used as optax uses it: the update has the gradient's sign
+
+
+def test_mxnet_dropin_names_the_step_count_of_a_scheduler_or_a_changed_value():
+    mxo = require_backend("mxnet")
+    mx = mxo.mx
+
+    class Negative(mx.lr_scheduler.LRScheduler):
+        def __call__(self, num_update):
+            return 0.1 if num_update < 3 else -0.1
+
+    for make, change, text in [
+        (lambda: mxo.RMSProp(lr_scheduler=Negative()), None,
+         "the learning rate of parameter 0 (learning_rate, lr_scheduler, lr_mult) must be in [0, inf], got -0.1 "
+         "(MXNet reads it as the C++ float -0.10000000149011612)"),
+        (lambda: mxo.RMSProp(learning_rate=0.1), ("gamma1", 1.5), "gamma1 must be in [0, 1), got 1.5"),
+    ]:
+        optimizer = make()
+        weight, grad = mx.nd.ones(3), mx.nd.ones(3)
+        state = optimizer.create_state(0, weight)
+        for _ in range(2):
+            optimizer.update(0, weight, grad, state)
+        if change:
+            setattr(optimizer, *change)
+        before = weight.asnumpy()
+        with pytest.raises(ValueError) as excinfo:
+            optimizer.update(0, weight, grad, state)
+        assert message(excinfo) == f"at step count 2: {text}"
+        np.testing.assert_array_equal(weight.asnumpy(), before)
+
+
+KERAS_SCHEDULE = """
+import numpy as np
+import keras
+from polyprop.backends.keras import RMSprop
+
+class Negative(keras.optimizers.schedules.LearningRateSchedule):
+    def __call__(self, step):
+        return keras.ops.where(step < 2, 0.1, -0.1)
+
+v = keras.Variable(np.ones(3, np.float32))
+optimizer = RMSprop(learning_rate=Negative())
+for _ in range(2):
+    optimizer.apply([np.ones(3, np.float32)], [v])
+before = keras.ops.convert_to_numpy(v).tolist()
+try:
+    optimizer.apply([np.ones(3, np.float32)], [v])
+except ValueError as error:
+    print("ValueError:", " ".join(str(error).split()))
+print("kept:", keras.ops.convert_to_numpy(v).tolist() == before)
+"""
+"""Keras fixes its backend at import: each Keras backend runs this in a subprocess."""
+
+
+@pytest.mark.parametrize("keras_backend", ["tensorflow", "jax", "torch"])
+def test_keras_dropin_checks_a_schedule_value_at_its_step_count(keras_backend):
+    import os
+    import subprocess
+    import sys
+
+    require_backend(keras_backend)
+    pytest.importorskip("keras")
+    done = subprocess.run([sys.executable, "-c", KERAS_SCHEDULE], env={**os.environ, "KERAS_BACKEND": keras_backend},
+                          capture_output=True, text=True, timeout=300)
+    assert done.returncode == 0, done.stderr[-3000:]
+    refused, kept = done.stdout.strip().splitlines()[-2:]
+    shown_value = {
+        "tensorflow": "<tf.Tensor: shape=(), dtype=float32, numpy=-0.10000000149011612>",
+        "jax": "Array(-0.1, dtype=float32)",
+        "torch": "tensor(-0.1000)",
+    }[keras_backend]
+    assert refused == f"ValueError: schedule at step count 2: learning_rate must be in [0, inf), got {shown_value}"
+    assert kept == "kept: True"
