@@ -147,7 +147,12 @@ class RMSprop(keras.optimizers.RMSprop):  # type: ignore[misc]
 
 def _concrete_count(iterations: Any) -> int:
     """The optimizer's step count as an int, for error messages; 0 when it is traced (tf.function, jax.jit)."""
-    value = iterations.value
+    if keras.backend.backend() == "tensorflow":
+        import tensorflow as tf
+
+        if not tf.executing_eagerly():  # a tf.function (tf.distribute's replica reads are no SymbolicTensor)
+            return 0
+    value = keras.ops.convert_to_tensor(iterations)
     return 0 if is_traced(value) else int(keras.ops.convert_to_numpy(value))
 
 

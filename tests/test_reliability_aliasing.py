@@ -15,7 +15,6 @@ import os
 import subprocess
 import sys
 import types
-import warnings
 from collections.abc import Mapping
 
 import numpy as np

@@ -535,8 +535,9 @@ def test_a_symbolic_schedule_value_under_tf_function_is_used_unchecked(backend):
 # -- the drop-ins: a value set after the constructor, or a scheduler's, at its step count ----------
 
 
-def test_torch_dropin_names_the_group_and_the_step_count():
-    torch = require_backend("torch").torch
+@pytest.mark.parametrize("backend", ["torch"])
+def test_torch_dropin_names_the_group_and_the_step_count(backend):
+    torch = require_backend(backend).torch
     from polyprop.backends.torch import RMSprop
 
     p = torch.nn.Parameter(torch.ones(3))
@@ -566,8 +567,9 @@ def test_torch_dropin_names_the_group_and_the_step_count():
         "(lr is polyprop's learning_rate)"
 
 
-def test_jax_dropin_checks_a_schedule_value_when_called_eagerly_and_not_under_jit():
-    require_backend("jax")
+@pytest.mark.parametrize("backend", ["jax"])
+def test_jax_dropin_checks_a_schedule_value_when_called_eagerly_and_not_under_jit(backend):
+    require_backend(backend)
     import jax
     import jax.numpy as jnp
 
@@ -594,8 +596,9 @@ def test_jax_dropin_checks_a_schedule_value_when_called_eagerly_and_not_under_ji
     assert float(updates["w"][0]) > 0  # lr -0.1 used as optax uses it: the update has the gradient's sign
 
 
-def test_mxnet_dropin_names_the_step_count_of_a_scheduler_or_a_changed_value():
-    mxo = require_backend("mxnet")
+@pytest.mark.parametrize("backend", ["mxnet"])
+def test_mxnet_dropin_names_the_step_count_of_a_scheduler_or_a_changed_value(backend):
+    mxo = require_backend(backend)
     mx = mxo.mx
 
     class Negative(mx.lr_scheduler.LRScheduler):
