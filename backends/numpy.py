@@ -160,6 +160,7 @@ THREADS = min(2, os.cpu_count() or 1)
 """Threads sharing the blocks of one step (ufuncs release the GIL while they compute)."""
 
 _pool: list[concurrent.futures.ThreadPoolExecutor] = []
+os.register_at_fork(after_in_child=_pool.clear)  # a forked child has none of the pool's threads: make a new one
 
 
 def _split(size: int) -> list[tuple[int, int]]:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import concurrent.futures
 import functools
+import os
 import sys
 import types
 import warnings
@@ -835,6 +836,7 @@ def _run_inplace(fused: Any, values: dict[str, float], buffers: list[tuple[Any, 
 
 
 _pool: list[tuple[concurrent.futures.ThreadPoolExecutor, int]] = []
+os.register_at_fork(after_in_child=_pool.clear)  # a forked child has none of the pool's threads: make a new one
 
 _BLOCKED = (torch.float32, torch.float64)
 """Dtypes whose CPU kernels round an element alike in the vectorized loop and in its scalar tail

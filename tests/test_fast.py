@@ -316,3 +316,43 @@ def test_numpy_fast_path_splits_large_tensors_between_threads_without_changing_a
     for got, want in zip([*fast, *fast_state.nu, *fast_state.mu, *fast_state.momentum],
                          [*plain, *plain_state.nu, *plain_state.mu, *plain_state.momentum]):
         np.testing.assert_array_equal(got, want)
+
+
+def _forked_child_steps(step) -> int:
+    """Fork; the child runs ``step()`` under a 60 s alarm (a hang kills it) and exits 0 if it returns."""
+    import os
+    import signal
+    import warnings
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # (JAX warns that forking a multithreaded process may deadlock)
+        pid = os.fork()
+    if pid == 0:
+        code = 1
+        try:
+            signal.alarm(60)
+            step()
+            code = 0
+        finally:
+            os._exit(code)
+    _, status = os.waitpid(pid, 0)
+    return status
+
+
+def test_a_forked_child_steps_with_threads_of_its_own():
+    """The NumPy fast path shares a step's blocks with a thread pool that is the parent's: a forked
+    child (multiprocessing's default on Linux) makes its own instead of waiting forever on threads
+    it lacks.  (torch itself hangs in a forked child once its OpenMP threads ran: not tested here.)"""
+    from polyprop.backends import numpy as pnp
+
+    config = VARIANTS["everything"]
+    start = np.random.default_rng(5).standard_normal(5 * pnp.BLOCK + 3)
+
+    def step():
+        params = [start.copy()]
+        polyprop.fast_step(params, [start.copy()], polyprop.init(params, config), config)
+
+    step()
+    if not pnp._pool:
+        pytest.skip("one CPU: the step made no thread pool for a child to inherit")
+    assert _forked_child_steps(step) == 0
