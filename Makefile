@@ -5,6 +5,7 @@
 #                (DATA_DIR=folder with airfoil_self_noise.dat; default: download it)
 #   make trace   set up, then run the chapter's 2-D experiment on every backend
 #   make benchmarks  set up, then regenerate benchmarks/README.md (step and training times)
+#   make docs    set up, then build the documentation site into site/ (warnings are errors)
 PYTHON ?= python3
 VENV := .venv
 PY := $(VENV)/bin/python
@@ -15,13 +16,13 @@ DATA_DIR ?=
 FASHION_DIR := /usr/share/datasets/fashion-mnist
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
-.PHONY: setup test chapter trace parity benchmarks fashion-mnist compiler clean
+.PHONY: setup test docs chapter trace parity benchmarks fashion-mnist compiler clean
 
 setup: $(STAMP)
 
 $(STAMP): setup.cfg pyproject.toml constraints.txt Makefile
 	$(PYTHON) -m venv $(VENV)
-	$(PIP) install -q -c constraints.txt -e '.[all,test]'
+	$(PIP) install -q -c constraints.txt -e '.[all,test,docs]'
 	$(PIP) install -q -c constraints.txt --no-deps mxnet==1.9.1
 	touch $@
 
@@ -29,6 +30,10 @@ test: setup fashion-mnist compiler
 	$(PY) -m ruff check .
 	scripts/typecheck
 	$(PY) -m pytest
+
+# the documentation site, into site/ (every warning is an error)
+docs: setup
+	$(VENV)/bin/mkdocs build --strict
 
 chapter: setup fashion-mnist
 	$(VENV)/bin/polyprop chapter --backend all --out $(OUT) $(if $(DATA_DIR),--data-dir $(DATA_DIR))
@@ -56,4 +61,4 @@ parity: setup
 	$(VENV)/bin/polyprop parity --backend all
 
 clean:
-	rm -rf $(VENV) build *.egg-info $(OUT)
+	rm -rf $(VENV) build *.egg-info $(OUT) site

@@ -1,9 +1,11 @@
-"""Framework adapters, one module each, imported only when a backend is asked for.
+"""Framework backends, one package each, imported only when a backend is asked for.
 
-``load("torch")`` imports :mod:`polyprop.backends.torch` (and so PyTorch);
-importing this package imports no framework.  Each adapter module defines the
-functions named in :data:`polyprop.ops.OPS_NAMES` plus ``NAME`` and
-``framework_version()``.
+:data:`REGISTRY` describes every backend without importing it.  ``load("torch")``
+imports :mod:`polyprop.backends.torch` (and so PyTorch); importing this package
+imports no framework.  Each backend package re-exports its ``ops`` module (the
+functions named in :data:`polyprop.ops.OPS_NAMES`, ``NAME`` and
+``framework_version()``), its fast path (``compile_update``, see
+:mod:`polyprop.fast`) and its drop-in optimizer and checkpoint converters.
 """
 
 from __future__ import annotations
@@ -12,38 +14,50 @@ import functools
 import importlib
 import importlib.metadata
 import importlib.util
+from dataclasses import dataclass
 from types import ModuleType
-from typing import Any, NamedTuple
-
-BACKENDS: tuple[str, ...] = ("numpy", "torch", "mxnet", "tensorflow", "jax")
-"""Every backend polyprop knows, the embedded default first."""
+from typing import Any
 
 
-class Framework(NamedTuple):
+@dataclass(frozen=True)
+class Backend:
+    """One backend, as polyprop knows it before importing anything."""
+
+    name: str
+    """The backend's name, and its package: ``polyprop.backends.<name>``."""
     module: str
     """The framework's import name."""
     distributions: tuple[str, ...]
     """Names its pip distribution may carry, for the version lookup."""
+    tensor_modules: tuple[str, ...]
+    """Top-level modules of its tensors' types (``type(x).__module__``), to infer the backend."""
     extra: str | None
     """The polyprop extra that installs it (None: always installed)."""
+    color: str
+    """Its colour in the chapter's figures."""
+    dropin_modules: tuple[str, ...] = ()
+    """Modules its drop-in optimizer imports on first use, besides the framework."""
 
 
-FRAMEWORKS: dict[str, Framework] = {
-    "numpy": Framework("numpy", ("numpy",), None),
-    "torch": Framework("torch", ("torch",), "torch"),
-    "mxnet": Framework("mxnet", ("mxnet", "mxnet-mkl", "mxnet-native"), "mxnet"),
-    "tensorflow": Framework("tensorflow", ("tensorflow", "tensorflow-cpu", "tensorflow-intel"), "tensorflow"),
-    "jax": Framework("jax", ("jax",), "jax"),
-}
+REGISTRY: tuple[Backend, ...] = (
+    Backend("numpy", "numpy", ("numpy",), ("numpy",), None, "#1f77b4"),  # blue
+    Backend("torch", "torch", ("torch",), ("torch",), "torch", "#d62728"),  # red
+    Backend("mxnet", "mxnet", ("mxnet", "mxnet-mkl", "mxnet-native"), ("mxnet",), "mxnet", "#2ca02c"),  # green
+    Backend(
+        "tensorflow", "tensorflow", ("tensorflow", "tensorflow-cpu", "tensorflow-intel"), ("tensorflow",),
+        "tensorflow", "#ff7f0e", dropin_modules=("keras",),
+    ),  # orange
+    Backend("jax", "jax", ("jax",), ("jax", "jaxlib"), "jax", "#9467bd", dropin_modules=("optax",)),  # purple
+)
+"""Every backend polyprop knows, the embedded default first."""
 
-_TENSOR_MODULES: dict[str, str] = {
-    "numpy": "numpy",
-    "torch": "torch",
-    "mxnet": "mxnet",
-    "tensorflow": "tensorflow",
-    "jax": "jax",
-    "jaxlib": "jax",
-}
+BACKENDS: tuple[str, ...] = tuple(backend.name for backend in REGISTRY)
+"""Every backend's name, in :data:`REGISTRY`'s order."""
+
+FRAMEWORKS: dict[str, Backend] = {backend.name: backend for backend in REGISTRY}
+"""Backend name -> its :class:`Backend` entry."""
+
+_TENSOR_MODULES: dict[str, str] = {module: backend.name for backend in REGISTRY for module in backend.tensor_modules}
 """Top-level module of a tensor's type -> backend name."""
 
 
@@ -55,7 +69,7 @@ def check_name(name: str, source: str = "backend") -> str:
 
 
 def load(name: str) -> Any:
-    """The adapter module for ``name``, importing its framework on first use.
+    """The backend package for ``name`` (it satisfies :class:`polyprop.ops.Ops`), importing its framework on first use.
 
     Raises ValueError for an unknown name and ImportError, naming the extra to
     install, when the framework is missing.
@@ -94,7 +108,7 @@ def available_backends() -> dict[str, str | None]:
 
 
 def missing_framework(name: str) -> ImportError:
-    """The ImportError an adapter raises when its framework is not installed."""
+    """The ImportError a backend package raises when its framework is not installed."""
     framework = FRAMEWORKS[name]
     return ImportError(
         f"polyprop's {name} backend needs {framework.module}, which is not installed; "

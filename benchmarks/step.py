@@ -14,14 +14,16 @@ native optimizer, the effective bandwidth (20 bytes per float32 element per step
 of a STREAM-like triad measured in the same run, and the extra memory of one step.
 See benchmarks/README.md for the columns.  Timings are never asserted anywhere.
 
-No framework is imported at module level: each backend's is imported when it runs.
+No framework is imported at module level: each backend's variants are its hook
+``polyprop.backends.<name>.bench`` (:func:`bench_hooks`), imported with its framework
+when that backend runs.
 """
 
 from __future__ import annotations
 
 import argparse
-import functools
 import gc
+import importlib
 import json
 import os
 import platform
@@ -29,12 +31,13 @@ import statistics
 import sys
 import time
 import tracemalloc
-import warnings
 from collections.abc import Callable
 from dataclasses import dataclass
+from types import ModuleType
 from typing import Any
 
-BACKENDS = ("numpy", "torch", "mxnet", "tensorflow", "jax")
+from polyprop.backends import BACKENDS, check_name  # (imports no framework)
+
 DEFAULT_SIZES = ("1e3", "1e5", "1e6", "1e7", "model")
 DTYPES = ("float32", "float64")
 
@@ -103,46 +106,21 @@ def case_arrays(shapes: list[tuple[int, ...]], dtype: str, seed: int) -> tuple[l
 
 
 # --------------------------------------------------------------------------------------
-# Backends: each returns its variants for one case, native ones first.
+# Backends: each one's hook returns its variants for one case, native ones first.
 
 
-def numpy_variants(xs: list[Any], gs: list[Any]) -> list[Variant]:
-    import numpy as np
+def bench_hooks(backend: str) -> ModuleType:
+    """``polyprop.backends.<backend>.bench``, the backend's variants (see :mod:`polyprop.backends.numpy.bench`).
 
-    import polyprop
+    Imported, with its framework, when the benchmark first runs on ``backend``.
+    """
+    return importlib.import_module(f"polyprop.backends.{check_name(backend)}.bench")
 
-    config = polyprop.presets.torch(lr=LR, alpha=DECAY, eps=EPS)
 
-    # Reference (not an optimizer of NumPy's own, which has none): torch's formula with
-    # in-place ufuncs and one scratch buffer, the least memory traffic NumPy allows.
-    rx = [x.copy() for x in xs]
-    rv = [np.zeros_like(x) for x in xs]
-    rt = [np.empty_like(x) for x in xs]
-
-    def reference() -> None:
-        for x, g, v, t in zip(rx, gs, rv, rt):
-            np.multiply(v, DECAY, out=v)
-            np.multiply(g, g, out=t)
-            np.multiply(t, 1 - DECAY, out=t)
-            np.add(v, t, out=v)
-            np.sqrt(v, out=t)
-            np.add(t, EPS, out=t)
-            np.divide(g, t, out=t)
-            np.multiply(t, LR, out=t)
-            np.subtract(x, t, out=x)
-
-    params = [x.copy() for x in xs]
-    state = polyprop.init(params, config)
-
-    def ours() -> None:
-        nonlocal params, state
-        params, state = polyprop.step(params, gs, state, config)
-
-    return [
-        Variant("polyprop.step (plain path, the baseline)", "baseline", ours, "tracemalloc"),
-        Variant("numpy in-place ufuncs (reference)", "reference", reference, "tracemalloc"),
-        fast_variant("polyprop.fast_step (blocked ufuncs)", config, xs, gs, lambda a: a.copy(), memory_method="tracemalloc"),
-    ]
+def backend_variants(backend: str, xs: list[Any], gs: list[Any]) -> list[Variant]:
+    """``backend``'s variants for one case; its hook gets this module for Variant, fast_variant and the settings."""
+    variants: list[Variant] = bench_hooks(backend).variants(xs, gs, sys.modules[__name__])
+    return variants
 
 
 def fast_variant(
@@ -163,222 +141,6 @@ def fast_variant(
         wait(params)
 
     return Variant(name, "polyprop", run, memory_method, versus)
-
-
-def torch_variants(xs: list[Any], gs: list[Any]) -> list[Variant]:
-    import torch
-
-    import polyprop
-    from polyprop.backends import torch as ptorch
-
-    if THREADS:
-        torch.set_num_threads(THREADS)
-
-    def optimizer_variant(
-        name: str, role: str, make: Callable[[list[Any]], Any], first: Callable[[], dict[str, Any]] | None = None
-    ) -> Variant:
-        ps = [torch.nn.Parameter(torch.from_numpy(x.copy())) for x in xs]
-        for p, g in zip(ps, gs):
-            p.grad = torch.from_numpy(g.copy())
-        optimizer = make(ps)
-        return Variant(name, role, lambda: optimizer.step(), first=first)
-
-    def compiler_counters() -> Callable[[], dict[str, Any]]:
-        """Inductor's FX-graph-cache hits and misses and Dynamo's graphs during the first step."""
-        from torch._dynamo.utils import counters
-
-        def snapshot() -> dict[str, int]:
-            return {
-                "fxgraph_cache_hit": counters["inductor"]["fxgraph_cache_hit"],
-                "fxgraph_cache_miss": counters["inductor"]["fxgraph_cache_miss"],
-                "graphs": counters["stats"]["unique_graphs"],
-            }
-
-        before = snapshot()
-        return lambda: {"compile": {k: v - before[k] for k, v in snapshot().items()}}
-
-    config = polyprop.presets.torch(lr=LR, alpha=DECAY, eps=EPS)
-    params = [torch.from_numpy(x.copy()) for x in xs]
-    grads = [torch.from_numpy(g.copy()) for g in gs]
-    state = polyprop.init(params, config)
-
-    def ours() -> None:
-        nonlocal params, state
-        with torch.no_grad():
-            params, state = polyprop.step(params, grads, state, config)
-
-    return [
-        optimizer_variant(
-            "torch.optim.RMSprop", "native", lambda ps: torch.optim.RMSprop(ps, lr=LR, alpha=DECAY, eps=EPS)
-        ),
-        optimizer_variant(
-            "torch.optim.RMSprop(foreach=True)",
-            "native",
-            lambda ps: torch.optim.RMSprop(ps, lr=LR, alpha=DECAY, eps=EPS, foreach=True),
-        ),
-        Variant("polyprop.step", "polyprop", ours),
-        optimizer_variant(
-            DROPIN_DEFAULT, "polyprop", lambda ps: ptorch.RMSprop(ps, lr=LR, alpha=DECAY, eps=EPS)
-        ),
-        optimizer_variant(
-            DROPIN_FUSED, "polyprop", lambda ps: ptorch.RMSprop(ps, lr=LR, alpha=DECAY, eps=EPS, fused=True),
-            first=compiler_counters(),
-        ),
-        fast_variant(
-            "polyprop.fast_step (torch.compile)", config, xs, gs, lambda a: torch.from_numpy(a.copy()),
-            versus="torch.optim.RMSprop",
-        ),
-    ]
-
-
-DROPIN_DEFAULT = "polyprop.backends.torch.RMSprop (default: torch's fused ops in place)"
-DROPIN_FUSED = "polyprop.backends.torch.RMSprop(fused=True) (torch.compile)"
-
-
-def mxnet_variants(xs: list[Any], gs: list[Any]) -> list[Variant]:
-    import importlib
-
-    import polyprop
-
-    importlib.import_module("polyprop.backends.mxnet")  # first: it restores the numpy names MXNet 1.9.1 reads
-    import mxnet as mx
-
-    ws = [mx.nd.array(x, dtype=x.dtype) for x in xs]
-    grads = [mx.nd.array(g, dtype=g.dtype) for g in gs]
-    ns = [mx.nd.zeros_like(w) for w in ws]
-
-    def native() -> None:
-        for w, g, n in zip(ws, grads, ns):
-            mx.nd.rmsprop_update(w, g, n, out=w, lr=LR, gamma1=DECAY, epsilon=EPS)
-        mx.nd.waitall()
-
-    config = polyprop.presets.mxnet(learning_rate=LR, gamma1=DECAY, epsilon=EPS)
-    params = [mx.nd.array(x, dtype=x.dtype) for x in xs]
-    state = polyprop.init(params, config)
-
-    def ours() -> None:
-        nonlocal params, state
-        params, state = polyprop.step(params, grads, state, config)
-        mx.nd.waitall()
-
-    return [
-        Variant("mx.nd.rmsprop_update (fused)", "native", native),
-        Variant("polyprop.step", "polyprop", ours),
-        fast_variant(
-            "polyprop.fast_step (fused kernel)", config, xs, gs, lambda a: mx.nd.array(a, dtype=a.dtype),
-            wait=lambda params: mx.nd.waitall(),
-        ),
-    ]
-
-
-def tensorflow_variants(xs: list[Any], gs: list[Any]) -> list[Variant]:
-    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
-    import keras
-    import tensorflow as tf
-
-    if THREADS:
-        try:  # only possible before TensorFlow's runtime starts (the first case)
-            tf.config.threading.set_intra_op_parallelism_threads(THREADS)
-            tf.config.threading.set_inter_op_parallelism_threads(THREADS)
-        except RuntimeError:
-            pass
-
-    import polyprop
-    from polyprop.backends import tensorflow as ptf
-
-    def keras_variant(name: str, role: str, cls: Any, compiled: bool, versus: str | None = None) -> Variant:
-        variables = [keras.Variable(x.copy(), dtype=str(x.dtype)) for x in xs]
-        grads = [tf.constant(g) for g in gs]
-        optimizer = cls(learning_rate=LR, rho=DECAY, epsilon=EPS)
-        optimizer.build(variables)
-
-        def apply() -> None:
-            optimizer.apply_gradients(zip(grads, variables))
-
-        run = tf.function(apply, jit_compile=True) if compiled else apply
-        return Variant(name, role, run, versus=versus)
-
-    native_cls = keras.optimizers.RMSprop
-    ours_cls = ptf.RMSprop
-    return [
-        keras_variant("keras RMSprop eager", "native", native_cls, False),
-        keras_variant("keras RMSprop tf.function(jit_compile)", "native", native_cls, True),
-        keras_variant("polyprop RMSprop eager", "polyprop", ours_cls, False, "keras RMSprop eager"),
-        keras_variant(
-            "polyprop RMSprop tf.function(jit_compile)", "polyprop", ours_cls, True, "keras RMSprop tf.function(jit_compile)"
-        ),
-        fast_variant(
-            "polyprop.fast_step (XLA, variables)", polyprop.presets.keras(learning_rate=LR, rho=DECAY, epsilon=EPS),
-            xs, gs, lambda a: tf.Variable(a), convert_grad=tf.constant, versus="keras RMSprop tf.function(jit_compile)",
-        ),
-    ]
-
-
-def jax_variants(xs: list[Any], gs: list[Any]) -> list[Variant]:
-    import jax
-
-    jax.config.update("jax_enable_x64", True)  # float64 cases; float32 arrays stay float32
-    import jax.numpy as jnp
-    import optax
-
-    import polyprop
-    from polyprop.backends import jax as pjax
-
-    warnings.filterwarnings("ignore", message=".*[Dd]onat.*")
-    grads = [jnp.array(g) for g in gs]
-
-    def optax_variant(name: str, role: str, tx: Any) -> Variant:
-        params = [jnp.array(x) for x in xs]
-        opt_state = tx.init(params)
-
-        @functools.partial(jax.jit, donate_argnums=(0, 1))
-        def update(params: Any, opt_state: Any, grads: Any) -> Any:
-            updates, opt_state = tx.update(grads, opt_state, params)
-            return optax.apply_updates(params, updates), opt_state
-
-        def run() -> None:
-            nonlocal params, opt_state
-            params, opt_state = update(params, opt_state, grads)
-            jax.block_until_ready(params)
-
-        return Variant(name, role, run)
-
-    config = polyprop.presets.optax(LR, DECAY, EPS)
-
-    def step_variant(name: str, jitted: bool) -> Variant:
-        params = [jnp.array(x) for x in xs]
-        state = polyprop.init(params, config)
-        if jitted:
-            fn = jax.jit(lambda p, g, s: polyprop.step(p, g, s, config, "jax"), donate_argnums=(0, 2))
-        else:
-            fn = functools.partial(polyprop.step, config=config)
-
-        def run() -> None:
-            nonlocal params, state
-            params, state = fn(params, grads, state)
-            jax.block_until_ready(params)
-
-        return Variant(name, "polyprop", run)
-
-    return [
-        optax_variant("optax.rmsprop jit", "native", optax.rmsprop(LR, DECAY, EPS)),
-        optax_variant("polyprop.backends.jax.rmsprop jit", "polyprop", pjax.rmsprop(LR, DECAY, EPS)),
-        step_variant("polyprop.step eager", jitted=False),
-        step_variant("polyprop.step jit (donated)", jitted=True),
-        fast_variant(
-            "polyprop.fast_step (jit, donated)", config, xs, gs, lambda a: jnp.array(a),
-            wait=jax.block_until_ready, versus="optax.rmsprop jit",
-        ),
-    ]
-
-
-VARIANTS: dict[str, Callable[[list[Any], list[Any]], list[Variant]]] = {
-    "numpy": numpy_variants,
-    "torch": torch_variants,
-    "mxnet": mxnet_variants,
-    "tensorflow": tensorflow_variants,
-    "jax": jax_variants,
-}
 
 
 # --------------------------------------------------------------------------------------
@@ -470,7 +232,7 @@ def run_case(
         "bytes_per_step": bytes_per_step,
     }
     try:
-        variants = VARIANTS[backend](xs, gs)
+        variants = backend_variants(backend, xs, gs)
     except ImportError as error:
         return [{**base, "variant": None, "error": f"skipped: {error}"}]
     usable: list[Variant] = []
@@ -540,7 +302,7 @@ def machine_info() -> dict[str, Any]:
     except OSError:
         pass
     versions = {}
-    for dist in ("numpy", "torch", "mxnet", "tensorflow", "tensorflow-cpu", "keras", "jax", "jaxlib", "optax"):
+    for dist in distributions():
         try:
             versions[dist] = metadata.version(dist)
         except metadata.PackageNotFoundError:
@@ -554,6 +316,14 @@ def machine_info() -> dict[str, Any]:
         "platform": platform.platform(),
         "versions": versions,
     }
+
+
+def distributions() -> list[str]:
+    """Every backend's framework distributions, then the modules its tensors and drop-in come from (jaxlib, keras, optax)."""
+    from polyprop.backends import REGISTRY  # (read when called: the registry as it is then)
+
+    names = (name for b in REGISTRY for name in (*b.distributions, *b.dropin_modules, *b.tensor_modules))
+    return list(dict.fromkeys(names))
 
 
 def _fmt_bytes(value: int | None) -> str:
@@ -667,6 +437,7 @@ def collect(argv: list[str] | None = None) -> dict[str, Any]:
     args = parse_args(argv)
     if args.threads:
         limit_threads(args.threads)
+    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")  # quiet TensorFlow's C++ logs (read when it is imported)
     machine = machine_info()
     triad_start = triad_bandwidth(max(args.repeats, 10))
     rows: list[dict[str, Any]] = []

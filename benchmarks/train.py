@@ -29,12 +29,13 @@ import sys
 import time
 from typing import Any
 
-from benchmarks.step import BACKENDS, machine_info
+from benchmarks.step import BACKENDS, bench_hooks, machine_info
 
 MODES = ("scratch", "native")
 DTYPES = ("float32", "float64")
 NATIVE_DTYPE = "float32"
-NO_NATIVE = "no native optimizer (NumPy has no RMSProp of its own)"
+NO_NATIVE = "no native optimizer"
+"""The error of a native row whose framework has none (NumPy)."""
 
 
 def positive_int(text: str) -> int:
@@ -82,11 +83,10 @@ def missing_framework(backend: str) -> str | None:
 
 
 def prepare(backend: str, dtype: str) -> None:
-    """Whatever a backend needs before a run: JAX's 64-bit types for float64."""
-    if backend == "jax" and dtype == "float64":
-        import jax
-
-        jax.config.update("jax_enable_x64", True)
+    """Whatever a backend needs before runs in ``dtype``: its hook ``prepare_train`` (JAX: 64-bit types for float64)."""
+    prepare_train = getattr(bench_hooks(backend), "prepare_train", None)
+    if prepare_train is not None:
+        prepare_train(dtype)
 
 
 def run_once(backend: str, mode: str, data: tuple[Any, Any], args: argparse.Namespace) -> Any:
@@ -121,7 +121,12 @@ def run_backend(backend: str, data: tuple[Any, Any], args: argparse.Namespace) -
     skipped = missing_framework(backend)
     if skipped is not None:
         return [make_row(backend, mode, args, [], skipped) for mode in MODES]
-    modes = MODES if backend != "numpy" else ("scratch",)
+    from polyprop.chapter.airfoil import has_native
+
+    try:
+        modes = MODES if has_native(backend) else ("scratch",)
+    except Exception as error:  # noqa: BLE001 - reported in the output
+        return [make_row(backend, mode, args, [], f"{type(error).__name__}: {error}") for mode in MODES]
     runs: dict[str, list[Any]] = {mode: [] for mode in modes}
     errors: dict[str, str | None] = {mode: None for mode in modes}
     try:
@@ -137,8 +142,8 @@ def run_backend(backend: str, data: tuple[Any, Any], args: argparse.Namespace) -
             except Exception as error:  # noqa: BLE001 - reported in the output
                 errors[mode] = f"{type(error).__name__}: {error}"
     rows = [make_row(backend, mode, args, runs[mode], errors[mode]) for mode in modes]
-    if backend == "numpy":
-        rows.append(make_row(backend, "native", args, [], NO_NATIVE))
+    if "native" not in modes:
+        rows.append(make_row(backend, "native", args, [], f"{NO_NATIVE} ({backend} has no RMSProp of its own)"))
     add_ratio(rows)
     return rows
 

@@ -12,17 +12,22 @@ The loss is ``(X w + b - y)^2 / 2`` averaged over a minibatch of 10; every 200
 examples the mean loss over all rows is recorded against the epochs done.
 Every backend starts from the same weights and sees the same minibatches
 (:func:`initial_weights`, :func:`batch_order`), so the runs are comparable
-number for number.  Frameworks are imported inside the functions that use them.
+number for number.  Only the model is the framework's: each backend's hooks
+(:func:`chapter_hooks`, ``polyprop.backends.<name>.chapter``) build it, and are
+imported, with their framework, when the chapter first runs on that backend.
 """
 
 from __future__ import annotations
 
+import importlib
 import time
 from collections.abc import Callable, Sequence
+from types import ModuleType
 from typing import Any, NamedTuple
 
 import numpy as np
 
+from ..backends import check_name
 from ..config import RMSPropConfig
 from ..ops import Ops, Tensor
 from ..rmsprop import init, step
@@ -103,112 +108,32 @@ def _tensors(
     return ops.from_numpy(X), ops.from_numpy(y), batches
 
 
+# --- the backends' hooks ---------------------------------------------------------------------
+
+
+def chapter_hooks(backend: str) -> ModuleType:
+    """``polyprop.backends.<backend>.chapter``, the backend's models (listed in :mod:`polyprop.backends.numpy.chapter`).
+
+    Imported (with its framework) when the chapter first runs on ``backend``.
+    """
+    return importlib.import_module(f"polyprop.backends.{check_name(backend)}.chapter")
+
+
+def has_native(backend: str) -> bool:
+    """Whether ``backend``'s framework has an RMSProp of its own, i.e. its hooks define ``airfoil_native``."""
+    return hasattr(chapter_hooks(backend), "airfoil_native")
+
+
 # --- from scratch: polyprop's RMSProp, each framework's autograd ---------------------------
 
 
 class LinearRegression(NamedTuple):
-    """A backend's gradient and evaluation of the loss ``(X w + b - y)^2 / 2``."""
+    """A backend's gradient and evaluation of the loss ``(X w + b - y)^2 / 2`` (its hook ``airfoil_model``)."""
 
     gradients: Callable[[list[Tensor], Tensor, Tensor], list[Tensor]]
     """``([w, b], X, y) -> [dL/dw, dL/db]`` of the loss averaged over the minibatch."""
     evaluate: Callable[[list[Tensor]], float]
     """``[w, b] -> `` the mean loss over all rows, as a Python float."""
-
-
-def _numpy_model(ops: Ops, X_all: np.ndarray, y_all: np.ndarray) -> LinearRegression:
-    """The analytic gradient: ``r = X w + b - y``, ``dL/dw = X^T r / m``, ``dL/db = mean(r)``."""
-
-    def gradients(params: list[np.ndarray], X: np.ndarray, y: np.ndarray) -> list[np.ndarray]:
-        w, b = params
-        residual = X @ w + b - y
-        return [X.T @ residual / len(y), residual.mean(axis=0)]
-
-    def evaluate(params: list[np.ndarray]) -> float:
-        w, b = params
-        return float(np.mean(np.square(X_all @ w + b - y_all) / 2))
-
-    return LinearRegression(gradients, evaluate)
-
-
-def _torch_model(ops: Ops, X_all: Any, y_all: Any) -> LinearRegression:
-    """``torch.autograd.grad`` of the minibatch loss at detached copies of ``[w, b]``."""
-    import torch
-
-    def loss(w: Any, b: Any, X: Any, y: Any) -> Any:
-        return torch.mean(torch.square(X @ w + b - y) / 2)
-
-    def gradients(params: list[Any], X: Any, y: Any) -> list[Any]:
-        w, b = (p.detach().requires_grad_() for p in params)
-        return list(torch.autograd.grad(loss(w, b, X, y), (w, b)))
-
-    def evaluate(params: list[Any]) -> float:
-        with torch.no_grad():
-            return float(loss(params[0], params[1], X_all, y_all))
-
-    return LinearRegression(gradients, evaluate)
-
-
-def _tensorflow_model(ops: Ops, X_all: Any, y_all: Any) -> LinearRegression:
-    """``tf.GradientTape`` over the minibatch loss, in a ``tf.function`` traced once per run."""
-    import tensorflow as tf
-
-    def loss(w: Any, b: Any, X: Any, y: Any) -> Any:
-        return tf.reduce_mean(tf.square(tf.matmul(X, w) + b - y) / 2)
-
-    @tf.function
-    def gradients(params: list[Any], X: Any, y: Any) -> list[Any]:
-        with tf.GradientTape() as tape:
-            tape.watch(params)
-            value = loss(params[0], params[1], X, y)
-        return list(tape.gradient(value, params))
-
-    return LinearRegression(gradients, lambda params: float(loss(params[0], params[1], X_all, y_all)))
-
-
-def _jax_model(ops: Ops, X_all: Any, y_all: Any) -> LinearRegression:
-    """``jax.grad`` of the minibatch loss, jit-compiled once per run."""
-    import jax
-    import jax.numpy as jnp
-
-    def loss(params: list[Any], X: Any, y: Any) -> Any:
-        w, b = params
-        return jnp.mean(jnp.square(X @ w + b - y) / 2)
-
-    grad, mean_loss = jax.jit(jax.grad(loss)), jax.jit(loss)
-    return LinearRegression(
-        lambda params, X, y: list(grad(list(params), X, y)),
-        lambda params: float(mean_loss(list(params), X_all, y_all)),
-    )
-
-
-def _mxnet_model(ops: Ops, X_all: Any, y_all: Any) -> LinearRegression:
-    """``mx.autograd.record`` on copies of ``[w, b]`` with ``attach_grad``."""
-    mx = ops.mx  # type: ignore[attr-defined]
-
-    def loss(w: Any, b: Any, X: Any, y: Any) -> Any:
-        return mx.nd.mean(mx.nd.square(mx.nd.dot(X, w) + b - y) / 2)
-
-    def gradients(params: list[Any], X: Any, y: Any) -> list[Any]:
-        w, b = params[0].copy(), params[1].copy()
-        w.attach_grad()
-        b.attach_grad()
-        with mx.autograd.record():
-            value = loss(w, b, X, y)
-        value.backward()
-        return [w.grad, b.grad]
-
-    return LinearRegression(
-        gradients, lambda params: float(loss(params[0], params[1], X_all, y_all).asscalar())
-    )
-
-
-SCRATCH_MODELS: dict[str, Callable[[Ops, Any, Any], LinearRegression]] = {
-    "numpy": _numpy_model,
-    "torch": _torch_model,
-    "tensorflow": _tensorflow_model,
-    "jax": _jax_model,
-    "mxnet": _mxnet_model,
-}
 
 
 def train_scratch(
@@ -230,7 +155,7 @@ def train_scratch(
     ops = get_ops(backend)
     order = batch_order(len(labels), batch_size, epochs, seed)
     X_all, y_all, batches = _tensors(ops, features, labels, order, dtype)
-    model = SCRATCH_MODELS[ops.NAME](ops, X_all, y_all)
+    model = LinearRegression(*chapter_hooks(ops.NAME).airfoil_model(ops, X_all, y_all))
     params = [ops.from_numpy(a.astype(dtype)) for a in initial_weights(seed, features.shape[1])]
     state = init(params, config, ops)
 
@@ -248,122 +173,12 @@ def train_scratch(
 
 
 class NativeTrainer(NamedTuple):
+    """A backend's own RMSProp on its own linear layer (its hook ``airfoil_native``)."""
+
     train_batch: Callable[[Tensor, Tensor], None]
     """One optimizer step on the minibatch (X, y)."""
     evaluate: Callable[[], float]
     """The mean of ``(y_hat - y)^2 / 2`` over all rows (D2L: ``evaluate_loss / 2``)."""
-
-
-def _torch_native(
-    ops: Ops, w0: np.ndarray, b0: np.ndarray, X_all: Any, y_all: Any, lr: float, decay: float
-) -> NativeTrainer:
-    """``nn.Linear`` + ``torch.optim.RMSprop(lr, alpha=decay)``, trained on ``MSELoss`` as D2L."""
-    import torch
-
-    net = torch.nn.Linear(w0.shape[0], 1)
-    with torch.no_grad():
-        net.weight.copy_(ops.from_numpy(w0.T))
-        net.bias.copy_(ops.from_numpy(b0))
-    optimizer = torch.optim.RMSprop(net.parameters(), lr=lr, alpha=decay)
-    loss = torch.nn.MSELoss(reduction="none")
-
-    def train_batch(X: Any, y: Any) -> None:
-        optimizer.zero_grad()
-        loss(net(X), y).mean().backward()
-        optimizer.step()
-
-    def evaluate() -> float:
-        with torch.no_grad():
-            return float(loss(net(X_all), y_all).mean()) / 2
-
-    return NativeTrainer(train_batch, evaluate)
-
-
-def _mxnet_native(
-    ops: Ops, w0: np.ndarray, b0: np.ndarray, X_all: Any, y_all: Any, lr: float, decay: float
-) -> NativeTrainer:
-    """``gluon.nn.Dense(1)`` + ``gluon.Trainer(..., 'rmsprop', gamma1=decay)`` on ``L2Loss`` as D2L."""
-    mx = ops.mx  # type: ignore[attr-defined]
-
-    net = mx.gluon.nn.Dense(1, in_units=w0.shape[0])
-    net.initialize()
-    net.weight.set_data(ops.from_numpy(w0.T))
-    net.bias.set_data(ops.from_numpy(b0))
-    trainer = mx.gluon.Trainer(net.collect_params(), "rmsprop", {"learning_rate": lr, "gamma1": decay})
-    loss = mx.gluon.loss.L2Loss()  # (y_hat - y)^2 / 2
-
-    def train_batch(X: Any, y: Any) -> None:
-        with mx.autograd.record():
-            value = loss(net(X), y)
-        value.backward()
-        trainer.step(X.shape[0])
-
-    return NativeTrainer(train_batch, lambda: float(loss(net(X_all), y_all).mean().asscalar()))
-
-
-def _tensorflow_native(
-    ops: Ops, w0: np.ndarray, b0: np.ndarray, X_all: Any, y_all: Any, lr: float, decay: float
-) -> NativeTrainer:
-    """``keras.layers.Dense(1)`` + ``keras.optimizers.RMSprop(lr, rho=decay)`` in a GradientTape loop."""
-    import keras
-    import tensorflow as tf
-
-    if keras.backend.backend() != "tensorflow":
-        raise RuntimeError(
-            f"the tensorflow native run needs Keras on TensorFlow, but KERAS_BACKEND is "
-            f"{keras.backend.backend()!r}"
-        )
-    layer = keras.layers.Dense(1)
-    layer.build((None, w0.shape[0]))
-    layer.set_weights([w0.astype(np.float32), b0.astype(np.float32)])
-    optimizer = keras.optimizers.RMSprop(learning_rate=lr, rho=decay)
-    loss = keras.losses.MeanSquaredError()
-
-    @tf.function  # traced once per run; eager Keras steps cost ~10x more
-    def train_batch(X: Any, y: Any) -> None:
-        with tf.GradientTape() as tape:
-            value = loss(y, layer(X))
-        grads = tape.gradient(value, layer.trainable_variables)
-        optimizer.apply_gradients(zip(grads, layer.trainable_variables))
-
-    return NativeTrainer(train_batch, lambda: float(loss(y_all, layer(X_all))) / 2)
-
-
-def _jax_native(
-    ops: Ops, w0: np.ndarray, b0: np.ndarray, X_all: Any, y_all: Any, lr: float, decay: float
-) -> NativeTrainer:
-    """``optax.rmsprop(lr, decay=decay)`` on ``X w + b``, trained on the mean squared error."""
-    import jax
-    import jax.numpy as jnp
-    import optax
-
-    def mse(params: dict[str, Any], X: Any, y: Any) -> Any:
-        return jnp.mean(jnp.square(X @ params["w"] + params["b"] - y))
-
-    optimizer = optax.rmsprop(lr, decay=decay)
-
-    @jax.jit
-    def update(params: dict[str, Any], opt_state: Any, X: Any, y: Any) -> tuple[Any, Any]:
-        updates, opt_state = optimizer.update(jax.grad(mse)(params, X, y), opt_state, params)
-        return optax.apply_updates(params, updates), opt_state
-
-    evaluate_mse = jax.jit(mse)
-    params = {"w": ops.from_numpy(w0), "b": ops.from_numpy(b0)}
-    opt_state = optimizer.init(params)
-
-    def train_batch(X: Any, y: Any) -> None:
-        nonlocal params, opt_state
-        params, opt_state = update(params, opt_state, X, y)
-
-    return NativeTrainer(train_batch, lambda: float(evaluate_mse(params, X_all, y_all)) / 2)
-
-
-NATIVE_TRAINERS: dict[str, Callable[..., NativeTrainer]] = {
-    "torch": _torch_native,
-    "mxnet": _mxnet_native,
-    "tensorflow": _tensorflow_native,
-    "jax": _jax_native,
-}
 
 
 def train_native(
@@ -381,18 +196,17 @@ def train_native(
     """D2L's ``train_concise_ch11``: the framework's own RMSProp and linear layer, float32.
 
     Each framework keeps its own eps (torch 1e-8 outside the square root; MXNet
-    1e-8, Keras 1e-7, optax 1e-8 inside).  NumPy has no optimizer of its own:
-    ``ValueError``.
+    1e-8, Keras 1e-7, optax 1e-8 inside).  A backend without an optimizer of its
+    own (NumPy; see :func:`has_native`): ``ValueError``.
     """
     ops = get_ops(backend)
-    if ops.NAME not in NATIVE_TRAINERS:
-        raise ValueError(
-            f"{ops.NAME} has no RMSProp of its own; native runs exist for {', '.join(NATIVE_TRAINERS)}"
-        )
+    hooks = chapter_hooks(ops.NAME)
+    if not hasattr(hooks, "airfoil_native"):
+        raise ValueError(f"{ops.NAME} has no RMSProp of its own ({hooks.__name__} defines no airfoil_native)")
     order = batch_order(len(labels), batch_size, epochs, seed)
     X_all, y_all, batches = _tensors(ops, features, labels, order, "float32")
     w0, b0 = (a.astype(np.float32) for a in initial_weights(seed, features.shape[1]))
-    trainer = NATIVE_TRAINERS[ops.NAME](ops, w0, b0, X_all, y_all, lr, decay)
+    trainer = NativeTrainer(*hooks.airfoil_native(ops, w0, b0, X_all, y_all, lr, decay))
     points, losses, seconds = _train_loop(
         batches, trainer.train_batch, trainer.evaluate, len(labels), progress
     )

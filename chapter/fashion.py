@@ -7,8 +7,9 @@ eps 1e-6 inside the square root, as in the chapter) with minibatches of 256.
 
 Every backend starts from the same weights and sees the same minibatches in
 the same order (both drawn from one NumPy seed); only the gradients come from
-the framework's own autograd (NumPy: the analytic gradient).  The training loop
-is written once, in :func:`train_fashion`, against a :class:`Model`.
+the framework's own autograd (NumPy: the analytic gradient), in each backend's
+hook ``fashion_model``.  The training loop is written once, in :func:`train_fashion`,
+against a :class:`Model`.
 
 The data are read from the IDX files of Debian's ``dataset-fashion-mnist``
 package, a folder the caller names, or a user cache the loader downloads into.
@@ -36,6 +37,7 @@ from ..files import write_atomically
 from ..ops import Ops, Tensor
 from ..rmsprop import init, step
 from ..selection import get_ops
+from .airfoil import chapter_hooks
 from .results import FashionRun
 
 # --------------------------------------------------------------------------- data
@@ -324,116 +326,15 @@ def initial_params(rng: np.random.Generator, features: int = 784) -> list[np.nda
     return [weights, np.zeros(NUM_CLASSES, dtype=np.float32)]
 
 
-def cross_entropy_numpy(logits: np.ndarray, one_hot_labels: np.ndarray) -> float:
-    """-mean_i sum_k Y_ik log softmax(z_i)_k, with the stable log-softmax z - max z - log sum exp(z - max z)."""
-    return float(-np.mean(np.sum(one_hot_labels * _log_softmax_numpy(logits), axis=1)))
-
-
-def _log_softmax_numpy(z: np.ndarray) -> np.ndarray:
-    shifted = z - z.max(axis=1, keepdims=True)
-    return shifted - np.log(np.sum(np.exp(shifted), axis=1, keepdims=True))
-
-
-def _numpy_model() -> Model:
-    """The analytic gradient: with P = softmax(XW + b), dZ = (P - Y) / n, dW = X^T dZ, db = sum_i dZ_i."""
-
-    def logits(params: Sequence[np.ndarray], X: np.ndarray) -> np.ndarray:
-        return X @ params[0] + params[1]
-
-    def loss_and_grads(params: Sequence[np.ndarray], X: np.ndarray, Y: np.ndarray) -> tuple[float, list[np.ndarray]]:
-        log_p = _log_softmax_numpy(logits(params, X))
-        d_z = (np.exp(log_p) - Y) / np.float32(len(X))
-        loss = float(-np.mean(np.sum(Y * log_p, axis=1)))
-        return loss, [X.T @ d_z, d_z.sum(axis=0)]
-
-    return Model(get_ops("numpy"), loss_and_grads, logits)
-
-
-def _torch_model() -> Model:
-    import torch
-
-    def logits(params: Sequence[torch.Tensor], X: torch.Tensor) -> torch.Tensor:
-        return X @ params[0] + params[1]
-
-    def loss_and_grads(params: Sequence[torch.Tensor], X: torch.Tensor, Y: torch.Tensor) -> tuple[float, list[torch.Tensor]]:
-        leaves = [p.detach().requires_grad_(True) for p in params]
-        loss = -(Y * torch.log_softmax(logits(leaves, X), dim=1)).sum(dim=1).mean()
-        grads = torch.autograd.grad(loss, leaves)
-        return float(loss.detach()), list(grads)
-
-    return Model(get_ops("torch"), loss_and_grads, logits)
-
-
-def _tensorflow_model() -> Model:
-    import tensorflow as tf
-
-    def logits(params: Sequence[tf.Tensor], X: tf.Tensor) -> tf.Tensor:
-        return tf.matmul(X, params[0]) + params[1]
-
-    def loss_and_grads(params: Sequence[tf.Tensor], X: tf.Tensor, Y: tf.Tensor) -> tuple[float, list[tf.Tensor]]:
-        params = list(params)
-        with tf.GradientTape() as tape:
-            tape.watch(params)
-            loss = -tf.reduce_mean(tf.reduce_sum(Y * tf.nn.log_softmax(logits(params, X), axis=1), axis=1))
-        return float(loss.numpy()), tape.gradient(loss, params)
-
-    return Model(get_ops("tensorflow"), loss_and_grads, logits)
-
-
-def _jax_model() -> Model:
-    import jax
-    import jax.numpy as jnp
-
-    def logits(params: Sequence[jax.Array], X: jax.Array) -> jax.Array:
-        return X @ params[0] + params[1]
-
-    def loss(params: Sequence[jax.Array], X: jax.Array, Y: jax.Array) -> jax.Array:
-        return -jnp.mean(jnp.sum(Y * jax.nn.log_softmax(logits(params, X), axis=1), axis=1))
-
-    value_and_grad = jax.jit(jax.value_and_grad(loss))  # compiled once per batch shape
-
-    def loss_and_grads(params: Sequence[jax.Array], X: jax.Array, Y: jax.Array) -> tuple[float, list[jax.Array]]:
-        value, grads = value_and_grad(list(params), X, Y)
-        return float(value), list(grads)
-
-    return Model(get_ops("jax"), loss_and_grads, jax.jit(logits))
-
-
-def _mxnet_model() -> Model:
-    ops = get_ops("mxnet")
-    mx = ops.mx
-
-    def logits(params: Sequence[Any], X: Any) -> Any:
-        return mx.nd.broadcast_add(mx.nd.dot(X, params[0]), params[1].reshape((1, -1)))
-
-    def loss_and_grads(params: Sequence[Any], X: Any, Y: Any) -> tuple[float, list[Any]]:
-        for p in params:
-            p.attach_grad()
-        with mx.autograd.record():
-            log_p = mx.nd.log_softmax(logits(params, X), axis=1)
-            loss = -(Y * log_p).sum(axis=1).mean()
-        loss.backward()
-        return float(loss.asscalar()), [p.grad for p in params]
-
-    return Model(ops, loss_and_grads, logits)
-
-
-MODELS: dict[str, Callable[[], Model]] = {
-    "numpy": _numpy_model,
-    "torch": _torch_model,
-    "mxnet": _mxnet_model,
-    "tensorflow": _tensorflow_model,
-    "jax": _jax_model,
-}
-"""Each backend's softmax regression, built (and its framework imported) on demand."""
-
-
 @functools.cache
 def model_for(backend: str) -> Model:
-    """``backend``'s :class:`Model`, built once per process (so JAX compiles once)."""
-    if backend not in MODELS:
-        raise ValueError(f"unknown backend {backend!r}; known: {', '.join(MODELS)}")
-    return MODELS[backend]()
+    """``backend``'s :class:`Model`, built once per process (so JAX compiles once).
+
+    The framework's part is its hook ``fashion_model`` (:func:`polyprop.chapter.airfoil.chapter_hooks`),
+    imported with its framework on first use.
+    """
+    ops = get_ops(backend)
+    return Model(ops, *chapter_hooks(backend).fashion_model(ops))
 
 
 def accuracy(model: Model, params: Sequence[Tensor], X: Tensor, labels: np.ndarray) -> float:

@@ -20,20 +20,15 @@ from typing import Any
 
 import numpy as np
 
+from ..backends import REGISTRY
 from ..config import RMSPropConfig
 from ..files import write_atomically
 from .results import AirfoilRun, DecaySweep, FashionRun
 from .run import UNIT_DECAY_CONFIG
 from .trace import CHAPTER_CONFIG, Gradient, Trace, f_2d, f_rotated, grad_rotated, trace_2d
 
-BACKEND_COLORS: dict[str, str] = {
-    "numpy": "#1f77b4",  # blue
-    "torch": "#d62728",  # red
-    "mxnet": "#2ca02c",  # green
-    "tensorflow": "#ff7f0e",  # orange
-    "jax": "#9467bd",  # purple
-}
-"""One colour per backend, the same in every figure."""
+BACKEND_COLORS: dict[str, str] = {backend.name: backend.color for backend in REGISTRY}
+"""One colour per backend (:data:`polyprop.backends.REGISTRY`'s), the same in every figure."""
 
 OTHER_COLOR = "#7f7f7f"
 """The colour of a backend :data:`BACKEND_COLORS` does not know."""

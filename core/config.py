@@ -9,15 +9,17 @@ import re
 from collections.abc import Callable, Mapping
 from typing import Any
 
+from .nonfinite import POLICIES
+
 Schedule = Callable[[int], float]
 """A hyperparameter as a function of the step count (0 for the first step)."""
 
-Hyper = float | Schedule
+Schedulable = float | Schedule
+"""A value of a field in :data:`SCHEDULABLE`: a number, or a schedule of the step count."""
 
 Names = tuple[tuple[str, str], ...]
 """``(field, user's name)`` pairs: ``(("decay", "alpha"),)`` makes errors say ``alpha``."""
 
-NONFINITE = ("propagate", "skip", "raise")
 STATE_DTYPES = ("float16", "bfloat16", "float32", "float64")
 
 
@@ -80,7 +82,8 @@ class RMSPropConfig:
             step is dropped, parameters and state stay exactly as they were, and
             ``state.skipped`` counts it) or ``"raise"`` (FloatingPointError naming the
             first offending gradient).  ``"skip"`` and ``"raise"`` read the gradients'
-            values, so they need concrete tensors (not inside ``jax.jit``).
+            values, so they need concrete tensors (not inside ``jax.jit``); see
+            :mod:`polyprop.nonfinite`.
         weight_before_square: compute the new squared-gradient term as
             ``((1 - decay) * g) * g`` instead of ``(1 - decay) * (g * g)`` (MXNet's
             centered kernel).  The two are equal in exact arithmetic; the flag only
@@ -101,8 +104,8 @@ class RMSPropConfig:
             config equals the plain one.
     """
 
-    learning_rate: Hyper = 0.01
-    decay: Hyper = 0.9
+    learning_rate: Schedulable = 0.01
+    decay: Schedulable = 0.9
     eps: float = 1e-8
     eps_in_sqrt: bool = True
     initial_scale: float = 0.0
@@ -149,8 +152,8 @@ class RMSPropConfig:
             number = check_value(name, value, self.names, self.allow_unit_decay)
             if isinstance(value, numbers.Real):  # np.float32(0.9) -> 0.899999976..., exactly its value
                 object.__setattr__(self, name, number)
-        if self.nonfinite not in NONFINITE:
-            raise ValueError(f"nonfinite must be one of {', '.join(map(repr, NONFINITE))}, got {self.nonfinite!r}")
+        if self.nonfinite not in POLICIES:
+            raise ValueError(f"nonfinite must be one of {', '.join(map(repr, POLICIES))}, got {self.nonfinite!r}")
         if self.state_dtype is not None and self.state_dtype not in STATE_DTYPES:
             raise ValueError(
                 f"state_dtype must be None or one of {', '.join(map(repr, STATE_DTYPES))}, got {self.state_dtype!r}"

@@ -135,7 +135,7 @@ def trace(
         inputs["m"] if momentum else None,
         hyper,
     )
-    order = [("nu", leaf.nu), ("mu", leaf.mu), ("m", leaf.m), ("x", leaf.x)]
+    order = [("nu", leaf.nu), ("mu", leaf.mu), ("m", leaf.momentum), ("x", leaf.x)]
     names: dict[int, str] = {}
     outputs: list[tuple[str, str]] = []
     roots: list[tuple[str, Node]] = []

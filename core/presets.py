@@ -2,7 +2,7 @@
 
 ``polyprop.presets.torch(lr=0.01, alpha=0.9)`` is the config whose trajectory is
 torch.optim.RMSprop's with those arguments, and likewise for the others.  The
-field values follow ../shared/NATIVE_RMSPROP.md, read from each framework's source:
+field values follow docs/native.md, read from each framework's source:
 
 =============  ==========  =============  =================  ==============  ==========================
 preset         eps         lr & momentum  weight decay       accumulator 0   hyperparameters
@@ -30,7 +30,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
-from .config import Hyper, Names, RMSPropConfig, check_value, shown
+from .config import Names, RMSPropConfig, Schedulable, check_value, shown
 
 _FLOAT32_OVERFLOW = 2.0**128 - 2.0**103
 """Halfway between float32's largest finite value (2**128 - 2**104) and 2**128: from here on float32 rounds to inf."""
@@ -86,7 +86,7 @@ D2L_NAMES: Names = (("learning_rate", "eta"), ("decay", "gamma"))
 
 
 def torch(
-    lr: Hyper = 1e-2,
+    lr: Schedulable = 1e-2,
     alpha: float = 0.99,
     eps: float = 1e-8,
     weight_decay: float = 0.0,
@@ -110,7 +110,7 @@ def torch(
 
 
 def keras(
-    learning_rate: Hyper = 0.001,
+    learning_rate: Schedulable = 0.001,
     rho: float = 0.9,
     momentum: float = 0.0,
     epsilon: float = 1e-7,
@@ -186,7 +186,7 @@ def mxnet(
 
 
 def optax(
-    learning_rate: Hyper,
+    learning_rate: Schedulable,
     decay: float = 0.9,
     eps: float = 1e-8,
     initial_scale: float = 0.0,

@@ -1,4 +1,4 @@
-"""Checks on the tensors a step receives: kind, shape, dtype and framework, by name.
+"""Checks on the tensors a step receives: kind, shape, dtype, framework and memory, by name.
 
 Every framework's tensor has ``.shape`` and ``.dtype``; the dtype's name is read
 from its text (``torch.float32``, ``<dtype: 'float32'>``, ``float32``, ...), so
@@ -96,6 +96,60 @@ def check_like(
     expected = dtype or x_dtype
     if value_dtype != expected:
         raise TypeError(f"{name} has dtype {value_dtype} but {expected} is needed (the dtype of {param_name})")
+
+
+def check_leaves(
+    backend: str,
+    state_dtype: str | None,
+    keys: list[Any],
+    xs: list[Any],
+    gs: list[Any],
+    state: dict[str, list[Any] | None],
+) -> None:
+    """Every parameter (:func:`check_param`), gradient and state leaf (:func:`check_like`) fits.
+
+    ``state`` maps ``"nu"``, ``"mu"``, ``"momentum"`` to their leaves (None when not kept).
+    Whether they fit depends only on each leaf's type, shape and dtype, so the
+    last signature that passed is remembered per backend (:data:`_VALIDATED`): a
+    training loop, which passes the same kinds of tensors every step, is checked
+    in full only once.
+    """
+    signature = _signature(state_dtype, xs, gs, state)
+    if signature is not None and _VALIDATED.get(backend) == signature:
+        return
+    for i, (key, x) in enumerate(zip(keys, xs)):
+        where = f"params[{key!r}]"
+        described = check_param(where, x, backend)
+        if gs[i] is not None:
+            check_like(f"grads[{key!r}]", gs[i], where, x, backend, described=described)
+        for name, leaves in state.items():
+            if leaves is not None:
+                check_like(f"state.{name}[{key!r}]", leaves[i], where, x, backend, state_dtype, described)
+    if signature is not None:
+        _VALIDATED[backend] = signature
+
+
+_VALIDATED: dict[str, tuple[Any, ...]] = {}
+"""Per backend, the signature (see _signature) of the last leaves that passed :func:`check_leaves`."""
+
+
+def _signature(
+    state_dtype: str | None, xs: list[Any], gs: list[Any], state: dict[str, list[Any] | None]
+) -> tuple[Any, ...] | None:
+    """Type, shape and dtype of every leaf (None for an absent gradient), or None if one is not a tensor."""
+    try:
+        described = [
+            None if t is None else (type(t), tuple(t.shape), t.dtype)
+            for leaves in (xs, gs, *state.values())
+            if leaves is not None
+            for t in leaves
+        ]
+        present = tuple(name for name, leaves in state.items() if leaves is not None)
+        signature = (state_dtype, present, *described)
+        hash(signature)
+    except (AttributeError, TypeError):  # not a tensor, or an unhashable dtype: check in full
+        return None
+    return signature
 
 
 # --------------------------------------------------------------------------------------
@@ -208,7 +262,7 @@ SHARED_MEMORY = (
 def check_state_fields(mu: Any, momentum: Any, config: Any) -> None:
     """A state built for another config is refused: buffers the config does not keep are never dropped.
 
-    (Missing buffers are named by the step's ``_matching_leaves``.)
+    (Missing buffers are named by :func:`polyprop.containers.matching_leaves`.)
     """
     if mu is not None and not config.centered:
         raise ValueError(

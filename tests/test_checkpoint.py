@@ -73,9 +73,9 @@ def test_round_trip_keeps_container_keys_dtypes_and_count(params, tmp_path):
     polyprop.save(tmp_path / "c.npz", params, state, config)
     p2, s2, c2 = polyprop.load(tmp_path / "c.npz")
     assert type(p2) is type(params) and c2 == config and s2.count == 1 and s2.mu is None
-    for a, b in zip(polyprop.rmsprop._flatten(params, "p")[1], polyprop.rmsprop._flatten(p2, "p")[1]):
+    for a, b in zip(polyprop.containers.flatten(params, "p")[1], polyprop.containers.flatten(p2, "p")[1]):
         assert a.dtype == b.dtype and np.array_equal(a, b)
-    assert np.array_equal(polyprop.rmsprop._flatten(state.momentum, "m")[1][0], polyprop.rmsprop._flatten(s2.momentum, "m")[1][0])
+    assert np.array_equal(polyprop.containers.flatten(state.momentum, "m")[1][0], polyprop.containers.flatten(s2.momentum, "m")[1][0])
 
 
 def _saved(tmp_path, config=CONFIG):

@@ -1,4 +1,4 @@
-"""The command line, run in-process through polyprop.cli.main and once as a real script."""
+"""The command line, run in-process through polyprop.chapter.cli.main and once as a real script."""
 
 from __future__ import annotations
 
@@ -10,7 +10,7 @@ import sys
 import pytest
 
 import polyprop
-from polyprop.cli import main
+from polyprop.chapter.cli import main
 
 CHAPTER_LINE = "epoch 20, x1: -0.010599, x2: 0.000000"
 

@@ -113,7 +113,7 @@ def test_random_configs_float32_match_native_step_for_step(i):
             for x, y in zip(a, b):
                 np.testing.assert_array_equal(x, y)
     if kw["clip_weights"]:  # at the bound MXNet reads, which need not be the nearest float32
-        assert max(np.max(np.abs(w)) for w in ours[-1]) <= ops._mx_float(kw["clip_weights"])
+        assert max(np.max(np.abs(w)) for w in ours[-1]) <= ops.floats._mx_float(kw["clip_weights"])
     # The state has MXNet's layout, (n,) or (n, g, delta) with delta = -momentum, and agrees too.
     for index in range(len(SHAPES)):
         mine, theirs = our_updater.states[index], native_updater.states[index]
@@ -162,7 +162,7 @@ def _numpy_reference(ops, kw, start, grads):
     """polyprop.presets.mxnet on NumPy, with the gradient rescaled, decayed and clipped as MXNet does."""
     import polyprop
 
-    read = ops._mx_float
+    read = ops.floats._mx_float
     config = polyprop.presets.mxnet(
         read(kw["learning_rate"]), read(kw["gamma1"]), read(kw["gamma2"]), read(kw["epsilon"]), kw["centered"]
     )
@@ -218,8 +218,8 @@ def test_mx_float_is_what_the_kernels_read():
     assert read[len(values):] == ["refused"] * len(refused)
     for v in refused:
         with pytest.raises(ValueError):
-            ops._mx_float(v)
-    ours = [ops._mx_float(v) for v in values]
+            ops.floats._mx_float(v)
+    ours = [ops.floats._mx_float(v) for v in values]
     np.testing.assert_array_equal(np.array(ours), np.array(read[: len(values)]))
     # dmlc's parser is not the nearest float32 for many of these: plain rounding would not do.
     with np.errstate(over="ignore"):
@@ -523,7 +523,7 @@ def test_fast_path_kernels_take_only_scalars_mxnet_reads_back_exactly():
     import polyprop
 
     lr = 1.0190969135237538e-07  # a float32 that MXNet reads back one ulp away
-    assert float(np.float32(lr)) == lr and ops._mx_float(lr) != lr
+    assert float(np.float32(lr)) == lr and ops.floats._mx_float(lr) != lr
     config = polyprop.presets.mxnet(learning_rate=lr, gamma1=0.9)
     x, g = np.zeros(300, np.float32), np.random.default_rng(0).standard_normal(300).astype(np.float32)
     plain, _ = polyprop.step([ops.from_numpy(x)], [ops.from_numpy(g)], polyprop.init([ops.from_numpy(x)], config), config)

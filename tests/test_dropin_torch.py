@@ -344,9 +344,9 @@ def test_default_path_is_bit_identical_to_native_on_random_configs(dtype, layout
     itemsize = np.dtype(dtype).itemsize
     big = 70_000 if layout != "one-thread" else ops.WHOLE_BYTES // itemsize + 4099  # just above: in blocks
     if layout == "all-blocks":
-        monkeypatch.setattr(ops, "WHOLE_BYTES", 0)
+        monkeypatch.setattr(ops.foreach, "WHOLE_BYTES", 0)
     if layout == "one-thread":
-        monkeypatch.setattr(ops, "MAX_WORKERS", 1)
+        monkeypatch.setattr(ops.foreach, "MAX_WORKERS", 1)
     seeds = range(8) if layout != "one-thread" else range(1)
     for seed in seeds:
         worst, identical, hyper = run_random(

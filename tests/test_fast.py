@@ -1,9 +1,10 @@
 """polyprop.fast_step: each backend's fast path follows the plain path's trajectory.
 
-The fast paths (blocked in-place ufuncs, torch.compile, MXNet's fused kernels, XLA through
-tf.function and jax.jit) execute the same ``update_leaf``; here they are run
-against the plain path on the same backend and against the NumPy reference,
-parameters and every state leaf after every step, with the parity tolerances.
+The fast paths (blocked in-place ufuncs, torch.compile, XLA through tf.function and
+jax.jit) execute the same ``update_leaf``, MXNet's fused kernels their own formula where
+it is polyprop's; here they are run against the plain path on the same backend and
+against the NumPy reference, parameters and every state leaf after every step, with the
+parity tolerances.
 """
 
 from __future__ import annotations
@@ -244,7 +245,7 @@ def test_torch_fast_path_warns_and_takes_the_plain_path_when_compiling_fails(mon
 
     monkeypatch.setattr(torch, "compile", failing_compile)
     config = polyprop.RMSPropConfig(learning_rate=0.1, decay=0.5, eps=1e-6)
-    apply = fast._build(polyprop.get_ops("torch"), config)
+    apply, _ = fast._build(polyprop.get_ops("torch"), config)
     params = [torch.ones(2, dtype=torch.float64)]
     state = polyprop.init(params, config)
     grads = [torch.full((2,), 2.0, dtype=torch.float64)]
@@ -262,12 +263,12 @@ def test_a_repeated_signature_is_checked_once_and_a_changed_one_in_full(monkeypa
 
     calls = []
     original = validation.check_param
-    monkeypatch.setattr(rmsprop, "check_param", lambda *a: calls.append(a[0]) or original(*a))
+    monkeypatch.setattr(validation, "check_param", lambda *a: calls.append(a[0]) or original(*a))
     config = polyprop.RMSPropConfig(learning_rate=0.1, momentum=0.5)
     params = {"w": np.ones((2, 3)), "b": np.ones(3)}
     state = polyprop.init(params, config)
     grads = {"w": np.ones((2, 3)), "b": np.ones(3)}
-    rmsprop._VALIDATED.clear()
+    validation._VALIDATED.clear()
     calls.clear()  # (init checks the parameters too)
     for _ in range(3):
         params, state = polyprop.fast_step(params, grads, state, config)
@@ -305,7 +306,7 @@ def test_numpy_fast_path_splits_large_tensors_between_threads_without_changing_a
     config = VARIANTS["everything"]
     rng = np.random.default_rng(11)
     shapes = [(5 * pnp.BLOCK + 123,), (3, 2 * pnp.BLOCK + 7), (17,)]  # split, split, whole
-    assert len(pnp._split(shapes[0][0])) == min(2, pnp.THREADS)
+    assert len(pnp.fast._split(shapes[0][0])) == min(2, pnp.THREADS)
     start = [rng.standard_normal(s).astype(dtype) for s in shapes]
     fast, fast_state = [a.copy() for a in start], polyprop.init(start, config)
     plain, plain_state = [a.copy() for a in start], polyprop.init(start, config)
@@ -353,6 +354,6 @@ def test_a_forked_child_steps_with_threads_of_its_own():
         polyprop.fast_step(params, [start.copy()], polyprop.init(params, config), config)
 
     step()
-    if not pnp._pool:
+    if not pnp.fast._pool:
         pytest.skip("one CPU: the step made no thread pool for a child to inherit")
     assert _forked_child_steps(step) == 0

@@ -11,8 +11,12 @@ import sys
 import pytest
 
 from conftest import require_backend
+from polyprop.backends import BACKENDS, FRAMEWORKS, REGISTRY
 
-FRAMEWORK_MODULES = ["numpy", "torch", "tensorflow", "jax", "jaxlib", "mxnet", "keras", "optax"]
+FRAMEWORK_MODULES = sorted(
+    {module for b in REGISTRY for module in (b.module, *b.tensor_modules, *b.dropin_modules)}
+)
+"""Every framework module a backend or its drop-in may import (numpy, torch, ..., jaxlib, keras, optax)."""
 
 
 def _loaded_after(code: str, env: dict[str, str] | None = None) -> list[str]:
@@ -46,24 +50,26 @@ def test_configuring_and_listing_backends_imports_nothing():
     assert _loaded_after(code) == []
 
 
-@pytest.mark.parametrize(
-    "name,framework", [("torch", "torch"), ("tensorflow", "tensorflow"), ("jax", "jax"), ("mxnet", None)]
-)
-def test_loading_one_backend_imports_only_what_its_framework_imports(name, framework):
+@pytest.mark.parametrize("name", [name for name in BACKENDS if name != "numpy"])
+def test_loading_one_backend_imports_only_what_its_framework_imports(name):
     """polyprop adds no import of its own: Keras (with TensorFlow) may bring JAX, we may not."""
     require_backend(name)
+    framework = FRAMEWORKS[name].module
     loaded = set(_loaded_after(f"import polyprop\npolyprop.get_ops({name!r})"))
-    assert name in loaded
-    if framework is not None:
+    assert framework in loaded
+    if name != "mxnet":
         assert loaded <= set(_loaded_after(f"import {framework}")) | {"numpy"}
     else:  # MXNet needs numpy's removed names back first, so it cannot be imported alone
         assert loaded <= {"mxnet", "numpy"}
     out = subprocess.run(
-        [sys.executable, "-c", f"import sys, polyprop\npolyprop.get_ops({name!r})\n"
-         "print(sorted(m for m in sys.modules if m.startswith('polyprop.backends.')))"],
+        [sys.executable, "-c", f"import json, sys, polyprop\npolyprop.get_ops({name!r})\n"
+         "print(json.dumps(sorted(m for m in sys.modules if m.startswith('polyprop.backends.'))))"],
         capture_output=True, text=True, check=True,
     )
-    assert out.stdout.split() == [f"['polyprop.backends.{name}']"]
+    package = f"polyprop.backends.{name}"
+    modules = json.loads(out.stdout)
+    assert package in modules and f"{package}.ops" in modules
+    assert [m for m in modules if m != package and not m.startswith(f"{package}.")] == []  # no other backend's
 
 
 def test_missing_framework_gives_importerror_naming_the_extra():
@@ -99,8 +105,6 @@ mark()
 
 def test_the_keras_dropin_is_no_tensor_backend():
     """polyprop.backends.keras is a Keras optimizer, not an adapter: not in BACKENDS, never loaded by load()."""
-    from polyprop.backends import BACKENDS, FRAMEWORKS
-
     assert "keras" not in BACKENDS and "keras" not in FRAMEWORKS
 
 

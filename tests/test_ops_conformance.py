@@ -1,12 +1,19 @@
-"""Every adapter defines the whole ops interface and each op agrees with NumPy."""
+"""Every adapter defines the whole ops interface and each op agrees with NumPy; its optional parts keep their contract."""
 
 from __future__ import annotations
+
+import functools
+import inspect
+from collections.abc import Hashable
 
 import numpy as np
 import pytest
 
 import polyprop
-from polyprop.ops import OPS_NAMES, Ops
+from polyprop import rmsprop, validation
+from polyprop.backends import BACKENDS, FRAMEWORKS, REGISTRY, backend_of
+from polyprop.ops import OPS_NAMES, OPTIONAL_NAMES, FastPath, FastUpdate, MemorySpans, Ops, SharesMemory
+from polyprop.parity import VARIANTS
 
 SHAPES = [(), (1,), (4,), (2, 3), (2, 1, 3, 2)]
 DTYPES = ["float32", "float64"]
@@ -16,6 +23,9 @@ def test_interface_names_match_the_protocol():
     declared = {name for name in vars(Ops) if not name.startswith("_")} - {"NAME"}
     assert declared == set(OPS_NAMES)
     assert len(OPS_NAMES) == len(set(OPS_NAMES)) == 12
+    optional = {name for protocol in (FastPath, MemorySpans, SharesMemory) for name in vars(protocol)
+                if not name.startswith("_")}
+    assert optional == set(OPTIONAL_NAMES) and not optional & set(OPS_NAMES)
 
 
 def test_adapter_defines_every_op(backend):
@@ -24,6 +34,33 @@ def test_adapter_defines_every_op(backend):
     assert isinstance(backend, Ops)
     assert backend.NAME in polyprop.BACKENDS
     assert backend.framework_version() == polyprop.available_backends()[backend.NAME]
+
+
+def test_the_backend_package_re_exports_its_ops_module(backend):
+    """load(name) is the package polyprop.backends.<name>; its ops are those of its ops module, the same objects."""
+    assert backend.__name__ == f"polyprop.backends.{backend.NAME}"
+    for name in ("NAME", "framework_version", *OPS_NAMES):
+        assert getattr(backend, name) is getattr(backend.ops, name), name
+    assert isinstance(backend.ops, Ops) and callable(backend.compile_update)
+    for name in ("memory_spans", "shares_memory"):  # (polyprop.validation reads them on the package)
+        assert getattr(backend, name, None) is getattr(backend.ops, name, None), name
+
+
+def test_the_registry_lists_each_backend_once_numpy_first():
+    assert BACKENDS == tuple(b.name for b in REGISTRY) == polyprop.BACKENDS
+    assert BACKENDS[0] == "numpy" and len(set(BACKENDS)) == len(BACKENDS) == 5
+    assert list(FRAMEWORKS) == list(BACKENDS) and all(FRAMEWORKS[b.name] is b for b in REGISTRY)
+    assert len({b.color for b in REGISTRY}) == len(REGISTRY)  # one colour each in the chapter's figures
+    tensor_modules = [m for b in REGISTRY for m in b.tensor_modules]
+    assert len(set(tensor_modules)) == len(tensor_modules)  # a tensor's module names one backend
+
+
+@pytest.mark.parametrize("entry", REGISTRY, ids=lambda b: b.name)
+def test_a_type_of_each_tensor_module_names_its_backend(entry):
+    """backend_of reads type(x).__module__'s top level: each registered module maps to its entry."""
+    for module in entry.tensor_modules:
+        kind = type("T", (), {"__module__": f"{module}.sub"})
+        assert backend_of(kind()) == entry.name
 
 
 def _values(shape, dtype, seed, positive=False):
@@ -87,3 +124,65 @@ def test_inference_names_the_adapter_backend(backend):
     t = backend.from_numpy(np.zeros(2))
     assert polyprop.infer_backend([t]) == backend.NAME
     assert polyprop.get_ops(None, [t]) is backend
+
+
+FAST_CONFIGS = {
+    "mxnet": polyprop.presets.mxnet(learning_rate=0.01, gamma1=0.9),
+    "mxnet_centered": polyprop.presets.mxnet(learning_rate=0.01, gamma1=0.9, gamma2=0.5, centered=True),
+    "everything": VARIANTS["everything"],
+    "state_dtype": polyprop.RMSPropConfig(learning_rate=0.01, decay=0.9, state_dtype="float32"),
+}
+
+
+def test_the_fast_path_where_defined_returns_none_or_a_described_kernel(backend):
+    """compile_update(config, update, plain) -> FastUpdate | None (polyprop.ops.FastPath), and fast_path reports it."""
+    assert isinstance(backend, FastPath) == hasattr(backend, "compile_update")
+    if not isinstance(backend, FastPath):
+        return
+    expected = list(inspect.signature(FastPath.compile_update).parameters)[1:]
+    assert list(inspect.signature(backend.compile_update).parameters) == expected == ["config", "update", "plain"]
+    built = {}
+    for name, config in FAST_CONFIGS.items():
+        def update(ops, *leaf, config=config):
+            return rmsprop.update_leaf(ops, config, *leaf)
+
+        fast = backend.compile_update(config, update, functools.partial(rmsprop.apply_each, backend, config))
+        assert fast is None or isinstance(fast, FastUpdate), (name, fast)
+        if fast is not None:
+            assert callable(fast.apply) and isinstance(fast.description, str), name
+            assert fast.description.strip() not in ("", "plain"), name
+        built[name] = fast
+        assert polyprop.fast_path(config, backend) == ("plain" if fast is None else fast.description), name
+    assert any(fast is not None for fast in built.values())  # (one that never gives a kernel is no fast path)
+
+
+VIEWS = ("numpy", "torch", "mxnet")
+"""The backends whose slices are views of their tensor's memory (JAX's and TensorFlow's are copies)."""
+
+
+def test_the_memory_ops_where_defined_give_what_check_memory_reads(backend):
+    """memory_spans: ``(hashable buffer, start, end)`` per tensor; shares_memory beside it tells overlaps apart."""
+    spans_of, shares = getattr(backend, "memory_spans", None), getattr(backend, "shares_memory", None)
+    assert isinstance(backend, MemorySpans) == (spans_of is not None)
+    assert isinstance(backend, SharesMemory) == (shares is not None)
+    assert shares is None or spans_of is not None  # (validation reads shares_memory only for overlapping spans)
+    if spans_of is None:
+        return
+    a, b = backend.from_numpy(np.arange(6.0)), backend.from_numpy(np.ones(4, np.float32))
+    spans = spans_of([a, b, a])
+    assert len(spans) == 3 and spans[0] == spans[2]
+    for span, nbytes in zip(spans, (48, 16)):
+        buffer, start, end = span
+        assert isinstance(buffer, Hashable) and isinstance(start, int) and isinstance(end, int)
+        assert end - start == nbytes
+    assert validation.shared_memory([a, b], [True, True], spans_of, shares) is None
+    assert validation.shared_memory([a, b, a], [True, False, False], spans_of, shares) == (2, 0)
+    assert validation.shared_memory([b, a, a], [True, False, False], spans_of, shares) is None  # read-only twice
+    view = a[2:5]
+    shared = validation.shared_memory([b, a, view], [True, True, False], spans_of, shares)
+    assert shared == ((2, 1) if backend.NAME in VIEWS else None)
+    if shares is not None:  # interleaved views overlap in their spans but share no byte
+        evens, odds, later = a[0::2], a[1::2], a[2::2]
+        assert shares(evens, later) and not shares(evens, odds)
+        assert validation.shared_memory([evens, odds], [True, True], spans_of, shares) is None
+        assert validation.shared_memory([evens, later], [True, True], spans_of, shares) == (1, 0)

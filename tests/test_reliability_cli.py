@@ -1,6 +1,6 @@
 """Every bad flag of the ``polyprop`` command line: one error line, exit 2, never a traceback.
 
-Run in-process through polyprop.cli.main (fast) and, for a few, as the real
+Run in-process through polyprop.chapter.cli.main (fast) and, for a few, as the real
 script.  Chapter and airfoil cases carry ``--data-dir`` of an empty folder as a
 safety net: a flag that slipped past the parser would fail on the missing data
 after seconds, with a message the assertion does not accept, instead of
@@ -15,8 +15,8 @@ import sys
 
 import pytest
 
-from polyprop import cli
-from polyprop.cli import main
+from polyprop.chapter import cli
+from polyprop.chapter.cli import main
 
 STEPS = "argument --steps: must be a positive integer, got {}; allowed 1 to 100000"
 SEED = "argument --seed: must be a non-negative integer, got {}; allowed 0 to 4294967295 (NumPy's seed range)"

@@ -45,7 +45,7 @@ def _swap() -> None:
     keras.optimizers.RMSprop = dropin.RMSprop
     keras.src.optimizers.ALL_OBJECTS_DICT["rmsprop"] = dropin.RMSprop
 
-    init, polyprop_step = dropin.RMSprop.__init__, dropin.step
+    init, polyprop_step = dropin.RMSprop.__init__, dropin.optim.step
 
     @functools.wraps(init)
     def counted_init(self: Any, *args: Any, **kwargs: Any) -> None:
@@ -58,7 +58,7 @@ def _swap() -> None:
         return polyprop_step(*args, **kwargs)
 
     dropin.RMSprop.__init__ = counted_init  # type: ignore[method-assign]
-    dropin.step = counted_step
+    dropin.optim.step = counted_step
 
 
 _swap()

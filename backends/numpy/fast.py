@@ -1,4 +1,4 @@
-"""NumPy adapter: the embedded default and the reference every other backend is tested against."""
+"""The NumPy fast path (polyprop.fast): ``update_leaf`` traced and lowered to in-place ufuncs over cache-sized blocks."""
 
 from __future__ import annotations
 
@@ -9,105 +9,6 @@ from typing import Any
 
 import numpy as np
 
-NAME = "numpy"
-
-
-def framework_version() -> str:
-    return np.__version__
-
-
-def zeros_like(x: np.ndarray) -> np.ndarray:
-    return np.zeros_like(x)
-
-
-def full_like(x: np.ndarray, value: float) -> np.ndarray:
-    return np.full_like(x, value)
-
-
-def scalar(value: float, like: np.ndarray) -> np.ndarray:
-    return np.asarray(value, dtype=like.dtype)
-
-
-def add(a: np.ndarray, b: np.ndarray) -> np.ndarray:
-    return np.add(a, b)
-
-
-def sub(a: np.ndarray, b: np.ndarray) -> np.ndarray:
-    return np.subtract(a, b)
-
-
-def mul(a: np.ndarray, b: np.ndarray) -> np.ndarray:
-    return np.multiply(a, b)
-
-
-def div(a: np.ndarray, b: np.ndarray) -> np.ndarray:
-    return np.divide(a, b)
-
-
-def sqrt(x: np.ndarray) -> np.ndarray:
-    return np.sqrt(x)
-
-
-def square(x: np.ndarray) -> np.ndarray:
-    return np.square(x)
-
-
-def cast(x: np.ndarray, dtype: str) -> np.ndarray:
-    if dtype == "bfloat16":  # NumPy knows bfloat16 through ml_dtypes (it comes with JAX and TensorFlow)
-        import ml_dtypes
-
-        return np.asarray(x).astype(ml_dtypes.bfloat16)
-    return np.asarray(x).astype(dtype)
-
-
-def to_numpy(x: np.ndarray) -> np.ndarray:
-    return np.array(x, copy=True)
-
-
-def from_numpy(array: np.ndarray) -> np.ndarray:
-    return np.array(array, copy=True)
-
-
-def memory_spans(xs: list[np.ndarray]) -> list[tuple[int, int, int]]:
-    """For polyprop.validation.check_memory: ``(buffer, start, end)``, the bytes each array's elements span.
-
-    An array that owns its memory is its own buffer, ``[0, nbytes)`` (nothing to look up);
-    a view is placed in the buffer it was cut from (its ``.base``, through memoryviews)
-    by its address (``__array_interface__``).  Arrays that reach one memory through
-    unrelated Python objects (two ctypes pointers, say) are not seen.
-    """
-    return [(id(x), 0, x.nbytes) if x.base is None else _view_span(x) for x in xs]
-
-
-def _view_span(x: np.ndarray) -> tuple[int, int, int]:
-    root: Any = x
-    while True:
-        below = root.obj if isinstance(root, memoryview) else getattr(root, "base", None)
-        if below is None:
-            break
-        root = below
-    lo, hi = _bounds(x)
-    if isinstance(root, np.ndarray):  # offsets within the array that owns the memory
-        origin = root.__array_interface__["data"][0]
-        return id(root), lo - origin, hi - origin
-    return id(root), lo, hi  # another object's memory (bytes, mmap): its addresses
-
-
-def _bounds(x: np.ndarray) -> tuple[int, int]:
-    """The addresses of ``x``'s lowest byte and one past its highest (equal if it is empty)."""
-    start = x.__array_interface__["data"][0]
-    if x.size == 0:
-        return start, start
-    low = sum((n - 1) * s for n, s in zip(x.shape, x.strides) if s < 0)
-    high = sum((n - 1) * s for n, s in zip(x.shape, x.strides) if s > 0)
-    return start + low, start + high + x.itemsize
-
-
-def shares_memory(a: np.ndarray, b: np.ndarray) -> bool:
-    """Whether ``a`` and ``b`` share a byte (exact: interleaved views share none)."""
-    return bool(np.shares_memory(a, b))
-
-
 BLOCK = 1 << 15
 """Elements per block of the fast path: its scratch buffers stay in the CPU's cache."""
 
@@ -115,7 +16,7 @@ _UFUNCS = {"add": np.add, "sub": np.subtract, "mul": np.multiply, "div": np.divi
 
 
 def compile_update(config: Any, update: Callable[..., Any], plain: Callable[..., Any]) -> Any:
-    """The fast path (polyprop.fast): the traced update as in-place ufuncs, block by block.
+    """The fast path (:class:`polyprop.ops.FastPath`): ``update`` traced, run as in-place ufuncs block by block.
 
     :func:`polyprop.expression.lower` turns ``update_leaf`` into one ufunc call
     per operation; they run over blocks of :data:`BLOCK` elements with ``out=``
@@ -123,9 +24,10 @@ def compile_update(config: Any, update: Callable[..., Any], plain: Callable[...,
     per step, and each output is written into its own buffer.  The ufuncs are
     those of the plain path, so the numbers are the same bits.  A config with a
     cast (``state_dtype``) takes the plain path, as do arrays that are not
-    contiguous, writable, float32 or float64.
+    contiguous, writable, float32 or float64 (the kernel returns None for those).
     """
-    from polyprop.expression import Untraceable, lower, trace
+    from ...expression import Untraceable, lower, trace
+    from ...ops import FastUpdate
 
     try:
         program = trace(update, config.centered, config.momentum > 0, config.bias_correction)
@@ -139,21 +41,20 @@ def compile_update(config: Any, update: Callable[..., Any], plain: Callable[...,
 
     def apply(gs: list[np.ndarray], leaves: Any, hyper: Any) -> Any:
         if not all(_in_place_ok(x, g, leaves, i) for i, (x, g) in enumerate(zip(leaves.x, gs))):
-            return plain(gs, leaves, hyper)
+            return None
         values = {**program.constants, **hyper._asdict()}  # the config's scalars, then the step's
         scalars: dict[Any, list[np.ndarray]] = {}
         jobs = []  # (flat buffers, scalars, dtype, first block, end), each block range one job
         for i, (x, g) in enumerate(zip(leaves.x, gs)):
             if x.dtype not in scalars:
                 scalars[x.dtype] = [np.asarray(values[name], x.dtype) for name in lowered.scalars]
-            buffers = [x, g, leaves.nu[i], *(None if s is None else s[i] for s in (leaves.mu, leaves.m))]
+            buffers = [x, g, leaves.nu[i], *(None if s is None else s[i] for s in (leaves.mu, leaves.momentum))]
             flat = [None if b is None else np.asarray(b).reshape(-1) for b in buffers]  # (np.matrix: 2-D)
             jobs += [(flat, scalars[x.dtype], x.dtype, start, end) for start, end in _split(x.size)]
         _run_jobs(calls, jobs, lowered.temporaries)
         return leaves
 
-    apply.path = "in-place ufuncs, cache-sized blocks"  # type: ignore[attr-defined]
-    return apply
+    return FastUpdate(apply, "in-place ufuncs, cache-sized blocks")
 
 
 THREADS = min(2, os.cpu_count() or 1)
@@ -223,7 +124,7 @@ def _in_place_ok(x: np.ndarray, g: np.ndarray, leaves: Any, i: int) -> bool:
     (masked arrays ...) take the plain path, which calls their own ufuncs, as step does.
     Read-only, non-contiguous and Fortran-order arrays take it too (new arrays back).
     """
-    buffers = [x, leaves.nu[i]] + [s[i] for s in (leaves.mu, leaves.m) if s is not None]
+    buffers = [x, leaves.nu[i]] + [s[i] for s in (leaves.mu, leaves.momentum) if s is not None]
     return (
         x.dtype in (np.float32, np.float64)
         and type(g) in _IN_PLACE_TYPES

@@ -1,140 +1,18 @@
-"""JAX adapter: ``jax.numpy`` ops, usable eagerly and inside ``jax.jit``.
+"""Drop-ins for optax.rmsprop, optax.scale_by_rms and optax.scale_by_stddev, driven by the neutral definition.
 
-float64 needs JAX's 64-bit mode (``JAX_ENABLE_X64=1`` or
-``jax.config.update("jax_enable_x64", True)``); without it JAX would silently
-compute in float32, so asking for float64 raises instead.
+The update is :mod:`polyprop.rmsprop`'s.  Hyperparameters may be Python or NumPy numbers,
+0-d arrays, schedules, or traced values (optax.inject_hyperparams, jax.jit): concrete
+ones are range-checked by RMSPropConfig, traced ones used as they are.
 """
 
 from __future__ import annotations
 
 import functools
 import sys
-import warnings
 from typing import Any
 
-import numpy as np
-
-from . import missing_framework
-
-try:
-    import jax
-    import jax.numpy as jnp
-except ImportError as error:  # pragma: no cover - exercised only without jax
-    raise missing_framework("jax") from error
-
-NAME = "jax"
-
-
-def framework_version() -> str:
-    return str(jax.__version__)
-
-
-def zeros_like(x: jax.Array) -> jax.Array:
-    return jnp.zeros_like(x)
-
-
-def full_like(x: jax.Array, value: float) -> jax.Array:
-    return jnp.full_like(x, value)
-
-
-def scalar(value: float, like: jax.Array) -> Any:
-    if isinstance(value, float):
-        return _constant(value, np.dtype(like.dtype))
-    return jnp.asarray(value, dtype=_checked_dtype(like.dtype))  # a traced value under jit
-
-
-@functools.lru_cache(maxsize=1024)
-def _constant(value: float, dtype: np.dtype) -> np.ndarray:
-    """A read-only NumPy 0-d array: JAX takes it as a typed constant, eagerly and under jit.
-
-    (A jnp array made while tracing would be a tracer, which must never be cached.)
-    """
-    constant = np.asarray(value, dtype=_checked_dtype(dtype))
-    constant.setflags(write=False)
-    return constant
-
-
-def add(a: jax.Array, b: jax.Array) -> jax.Array:
-    return jnp.add(a, b)
-
-
-def sub(a: jax.Array, b: jax.Array) -> jax.Array:
-    return jnp.subtract(a, b)
-
-
-def mul(a: jax.Array, b: jax.Array) -> jax.Array:
-    return jnp.multiply(a, b)
-
-
-def div(a: jax.Array, b: jax.Array) -> jax.Array:
-    return jnp.divide(a, b)
-
-
-def sqrt(x: jax.Array) -> jax.Array:
-    return jnp.sqrt(x)
-
-
-def square(x: jax.Array) -> jax.Array:
-    """``x * x``; for complex ``x`` optax's ``abs_sq``, ``(conj(x) * x).real``, kept in the dtype of ``x``."""
-    if jnp.iscomplexobj(x):
-        return (x.conj() * x).real.astype(x.dtype)
-    return jnp.square(x)
-
-
-def cast(x: jax.Array, dtype: str) -> jax.Array:
-    target = _checked_dtype(np.dtype(dtype))
-    if jnp.iscomplexobj(x) and not np.issubdtype(target, np.complexfloating):
-        raise TypeError(
-            f"casting {x.dtype} to {target} would drop the imaginary part: complex parameters take no state_dtype"
-        )
-    return jnp.asarray(x, dtype=target)
-
-
-def to_numpy(x: jax.Array) -> np.ndarray:
-    return np.array(x, copy=True)
-
-
-def from_numpy(array: np.ndarray) -> jax.Array:
-    return jnp.asarray(array, dtype=_checked_dtype(array.dtype))
-
-
-def memory_spans(xs: list[Any]) -> list[tuple[Any, int, int] | None]:
-    """For polyprop.validation.check_memory: ``(device, start, end)`` of each array's device buffer.
-
-    JAX arrays are immutable, but two of them may hold one buffer (``jax.device_put(x)``
-    may return ``x``'s), and fast_step donates the parameters and state: PJRT refuses a
-    buffer donated twice, or donated and also read.  None for tracers (under ``jax.jit``
-    only the same tracer twice is seen) and for arrays over several devices.
-    """
-    return [_buffer_span(x) for x in xs]
-
-
-def _buffer_span(x: Any) -> tuple[Any, int, int] | None:
-    if isinstance(x, jax.core.Tracer) or not isinstance(x, jax.Array):
-        return None
-    try:
-        start = x.unsafe_buffer_pointer()
-        return x.device, start, start + x.nbytes
-    except Exception:  # noqa: BLE001 - sharded over devices, deleted (donated) or not on a device
-        return None
-
-
-def _checked_dtype(dtype: np.dtype) -> np.dtype:
-    """``dtype``, or a ValueError if JAX would silently narrow it to 32 bits (float64, complex128 ...)."""
-    if jax.dtypes.canonicalize_dtype(dtype) != np.dtype(dtype):
-        raise ValueError(
-            f"JAX is running without 64-bit types, so {np.dtype(dtype).name} would silently "
-            "become 32-bit: set JAX_ENABLE_X64=1 before importing jax, or call "
-            "jax.config.update('jax_enable_x64', True)"
-        )
-    return dtype
-
-
-# --------------------------------------------------------------------------------------
-# Drop-ins for optax.rmsprop, optax.scale_by_rms and optax.scale_by_stddev, driven by the
-# neutral definition (polyprop.rmsprop).  Hyperparameters may be Python or NumPy numbers,
-# 0-d arrays, schedules, or traced values (optax.inject_hyperparams, jax.jit): concrete
-# ones are range-checked by RMSPropConfig, traced ones used as they are.
+import jax
+import jax.numpy as jnp
 
 
 def rmsprop(
@@ -162,7 +40,7 @@ def rmsprop(
     """
     import optax
 
-    from ..presets import optax as optax_preset
+    from ...presets import optax as optax_preset
 
     config = optax_preset(
         learning_rate, decay, eps, initial_scale, eps_in_sqrt, centered, momentum, nesterov, bias_correction
@@ -201,7 +79,7 @@ def scale_by_stddev(
 def _scaling(centered: bool, decay: Any, eps: Any, initial_scale: Any, eps_in_sqrt: bool, bias_correction: bool) -> Any:
     import optax
 
-    from ..presets import optax as optax_preset
+    from ...presets import optax as optax_preset
 
     config = optax_preset(1.0, decay, eps, initial_scale, eps_in_sqrt, centered, None, False, bias_correction)
     init_fn, update_fn = _transformation(config, False, negate=True)
@@ -228,13 +106,13 @@ def _transformation(config: Any, momentum_buffer: bool, negate: bool) -> tuple[A
     """``(init, update)`` over pytrees for ``config``; ``negate``: return ``lr * u``, not the step ``-lr * u``."""
     import optax
 
-    from ..config import is_traced
-    from ..rmsprop import RMSPropState, apply_each, hyperparameters, init, run_step
+    from ...config import is_traced
+    from ...rmsprop import RMSPropState, apply_each, hyperparameters, init, run_step
 
     structure = config
     if momentum_buffer and (is_traced(config.momentum) or not config.momentum > 0):
         structure = config.replace(momentum=MOMENTUM_STAND_IN)
-    ops = sys.modules[__name__]
+    ops = sys.modules[__package__]  # the backend package (the ops load() returns)
     apply = functools.partial(apply_each, ops, config)
 
     def init_fn(params: Any) -> RMSPropState:
@@ -308,41 +186,3 @@ def _flatten(tree: Any) -> Any:
 
 def _unflatten(treedef: Any, leaves: Any) -> Any:
     return None if leaves is None else jax.tree_util.tree_unflatten(treedef, list(leaves))
-
-
-def compile_update(config: Any, update: Any, plain: Any) -> Any:
-    """The fast path (polyprop.fast): one ``jax.jit`` over every tensor, parameters and state donated.
-
-    The per-step scalars are traced arguments, so schedules never recompile;
-    XLA fuses each tensor's update into one loop and writes it into the donated
-    buffers.  Returns the same leaves as the plain path.
-    """
-    from polyprop.rmsprop import Leaves
-
-    module = sys.modules[__name__]
-
-    def apply_all(xs: list[Any], nus: list[Any], mus: Any, ms: Any, gs: list[Any], hyper: Any) -> Any:
-        out = [
-            update(
-                module, x, g, nus[i], None if mus is None else mus[i], None if ms is None else ms[i], hyper
-            )
-            for i, (x, g) in enumerate(zip(xs, gs))
-        ]
-        return Leaves(
-            [leaf.x for leaf in out],
-            [leaf.nu for leaf in out],
-            None if mus is None else [leaf.mu for leaf in out],
-            None if ms is None else [leaf.m for leaf in out],
-        )
-
-    jitted = jax.jit(apply_all, donate_argnums=(0, 1, 2, 3))
-
-    def apply(gs: list[Any], leaves: Any, hyper: Any) -> Any:
-        if not all(isinstance(x, jax.Array) for x in leaves.x):
-            return plain(gs, leaves, hyper)
-        with warnings.catch_warnings():  # a buffer XLA cannot reuse is copied, with a warning
-            warnings.filterwarnings("ignore", message="Some donated buffers were not usable")
-            return jitted(leaves.x, leaves.nu, leaves.mu, leaves.m, gs, hyper)
-
-    apply.path = "jax.jit (donated)"  # type: ignore[attr-defined]
-    return apply

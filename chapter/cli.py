@@ -1,4 +1,4 @@
-"""The ``polyprop`` command line (also ``python -m polyprop``).
+"""The ``polyprop`` command line (also ``python -m polyprop``), an application of the library.
 
     polyprop backends [--json]
     polyprop trace   --backend NAME|all [--out DIR] [--json]
@@ -28,8 +28,8 @@ import sys
 from collections.abc import Callable, Sequence
 from typing import Any
 
-from . import backends as _backends
-from .backends import BACKENDS, available_backends
+from .. import backends as _backends
+from ..backends import BACKENDS, available_backends
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -279,19 +279,19 @@ def _backends_command(args: argparse.Namespace) -> int:
         return 0
     for row in rows:
         status = row["version"] if row["installed"] else f"not installed (polyprop[{row['extra']}])"
-        print(f"{row['backend']:<11} {row['framework']:<11} {status}")
+        print(_row(row["backend"], _row(row["framework"], status)))
     return 0
 
 
 def _trace_command(args: argparse.Namespace) -> int:
-    from .chapter.trace import trace_2d
+    from .trace import trace_2d
 
     names, skipped = _selected(args.backend)
     _make_out_folder(args.out)
     results = {name: trace_2d(name) for name in names}
     figures = []
     if args.out:
-        from .chapter.plots import plot_trace
+        from .plots import plot_trace
 
         figures = [str(p) for p in plot_trace(results, os.path.join(args.out, "trace.png"))]
     if args.json:
@@ -313,11 +313,24 @@ def _trace_command(args: argparse.Namespace) -> int:
         print(json.dumps(payload, indent=2))
         return 0
     for name, trace in results.items():
-        print(f"{name:<11} {trace.chapter_line()}")
-    for name, reason in skipped.items():
-        print(f"{name:<11} skipped: {reason}")
+        print(_row(name, trace.chapter_line()))
+    _print_skipped(skipped)
     _print_figures(figures)
     return 0
+
+
+NAME_WIDTH = 11
+"""The first column of a table: the longest backend name (``tensorflow``) and a space."""
+
+
+def _row(first: str, rest: str) -> str:
+    """One line of a table: ``first`` padded to :data:`NAME_WIDTH`, a space, then ``rest``."""
+    return f"{first:<{NAME_WIDTH}} {rest}"
+
+
+def _print_skipped(skipped: dict[str, str]) -> None:
+    for name, reason in skipped.items():
+        print(_row(name, f"skipped: {reason}"))
 
 
 def _print_figures(paths: Sequence[str]) -> None:
@@ -326,7 +339,7 @@ def _print_figures(paths: Sequence[str]) -> None:
 
 
 def _weights_command(args: argparse.Namespace) -> int:
-    from .chapter.plots import plot_weights, weights_summary
+    from .plots import plot_weights, weights_summary
 
     _make_out_folder(args.out)
     rows = weights_summary()
@@ -350,8 +363,8 @@ def _progress_bar(description: str, total: int) -> Any:
 
 
 def _airfoil_command(args: argparse.Namespace) -> int:
-    from .chapter.airfoil import train_native, train_scratch
-    from .chapter.data import load_airfoil
+    from .airfoil import train_native, train_scratch
+    from .data import load_airfoil
 
     names, skipped = _selected(args.backend)
     _make_out_folder(args.out)
@@ -368,36 +381,46 @@ def _airfoil_command(args: argparse.Namespace) -> int:
                 runs.append(train(name, features, labels, progress=bar.update))
     figures = []
     if args.out:
-        from .chapter.plots import plot_airfoil
+        from .plots import plot_airfoil
 
         figures = [str(p) for p in plot_airfoil(runs, os.path.join(args.out, "airfoil.png"))]
     if args.json:
         print(json.dumps({"runs": [run._asdict() for run in runs], "skipped": skipped, "figures": figures}, indent=2))
         return 0
-    by_backend: dict[str, dict[str, Any]] = {}
-    for run in runs:
-        by_backend.setdefault(run.backend, {})[run.impl] = run
-    print(f"{'backend':<11} " + "   ".join(f"{impl:<27}" for impl in impls))
-    for name in names:
-        cells = []
-        for impl in impls:
-            found = by_backend.get(name, {}).get(impl)
-            cells.append(
-                f"loss: {found.final_loss:.3f}, {found.seconds_per_epoch:.3f} sec/epoch"
-                if found
-                else "(no native optimizer)"
-            )
-        print(f"{name:<11} " + "   ".join(f"{cell:<27}" for cell in cells))
-    for name, reason in skipped.items():
-        print(f"{name:<11} skipped: {reason}")
+    for line in _airfoil_table(runs, names, impls):
+        print(line)
+    _print_skipped(skipped)
     _print_figures(figures)
     return 0
 
 
+AIRFOIL_CELL = 27
+"""Width of an airfoil table cell (``loss: 0.245, 0.012 sec/epoch``)."""
+
+
+def _airfoil_table(runs: Sequence[Any], names: Sequence[str], impls: Sequence[str]) -> list[str]:
+    """One line per backend: the final loss and time per epoch of each implementation asked for."""
+    by_backend: dict[str, dict[str, Any]] = {}
+    for run in runs:
+        by_backend.setdefault(run.backend, {})[run.impl] = run
+
+    def cells(texts: Sequence[str]) -> str:
+        return "   ".join(f"{text:<{AIRFOIL_CELL}}" for text in texts)
+
+    def cell(run: Any) -> str:
+        return f"loss: {run.final_loss:.3f}, {run.seconds_per_epoch:.3f} sec/epoch" if run else "(no native optimizer)"
+
+    lines = [_row("backend", cells(impls))]
+    for name in names:
+        done = by_backend.get(name, {})
+        lines.append(_row(name, cells([cell(done.get(impl)) for impl in impls])))
+    return lines
+
+
 def _chapter_command(args: argparse.Namespace) -> int:
-    from .chapter.fashion import FashionDataCorrupt
-    from .chapter.report import write_report
-    from .chapter.run import run_chapter
+    from .fashion import FashionDataCorrupt
+    from .report import write_report
+    from .run import run_chapter
 
     names, skipped = _selected(args.backend)
     _make_out_folder(args.out)
@@ -421,7 +444,7 @@ def _chapter_command(args: argparse.Namespace) -> int:
         trace = results.traces[name]
         runs = {run.impl: run for run in results.airfoil if run.backend == name}
         native = f"{runs['native'].final_loss:.3f}" if "native" in runs else "-"
-        print(f"{name:<11} {trace.chapter_line()}   airfoil loss scratch {runs['scratch'].final_loss:.3f}, native {native}")
+        print(_row(name, f"{trace.chapter_line()}   airfoil loss scratch {runs['scratch'].final_loss:.3f}, native {native}"))
     for note in results.notes:
         print(f"note: {note}")
     print(f"wrote {index}")
@@ -429,7 +452,7 @@ def _chapter_command(args: argparse.Namespace) -> int:
 
 
 def _parity_command(args: argparse.Namespace) -> int:
-    from .parity import TOLERANCES, VARIANTS, compare, random_problem, trajectory
+    from ..parity import TOLERANCES, VARIANTS, compare, random_problem, trajectory
 
     names, skipped = _selected(args.backend)
     if args.variant == "all":
@@ -473,10 +496,9 @@ def _parity_command(args: argparse.Namespace) -> int:
             f"{len(variants)} variant(s), {args.steps} steps, {args.dtype}, seed {args.seed}; "
             f"max difference against numpy (tolerance {tolerance:g} relative):"
         )
-        print(f"{'backend':<11} {'max abs':>10} {'max rel':>10}  ok")
+        print(_row("backend", f"{'max abs':>10} {'max rel':>10}  ok"))
         for name, s in summary.items():
             mark = "yes" if s["within_tolerance"] else "NO"
-            print(f"{name:<11} {s['max_abs']:>10.3g} {s['max_rel']:>10.3g}  {mark}")
-        for name, reason in skipped.items():
-            print(f"{name:<11} skipped: {reason}")
+            print(_row(name, f"{s['max_abs']:>10.3g} {s['max_rel']:>10.3g}  {mark}"))
+        _print_skipped(skipped)
     return 0 if ok else 1

@@ -1,11 +1,4 @@
-"""Drop-in for ``keras.optimizers.RMSprop`` (Keras 3) on any Keras backend: tensorflow, jax, torch.
-
-Not a backend of tensors (it is not in :data:`polyprop.backends.BACKENDS`): the
-tensors are those of ``keras.backend.backend()``, and the update runs through that
-framework's polyprop adapter.  Importing this module imports Keras, which imports
-only the framework of ``KERAS_BACKEND`` (under jax and torch, no TensorFlow), and
-registers :class:`RMSprop` with Keras's serialization as ``"polyprop>RMSprop"``.
-"""
+"""Drop-in for ``keras.optimizers.RMSprop`` (Keras 3), registered with Keras as ``"polyprop>RMSprop"``."""
 
 from __future__ import annotations
 
@@ -14,22 +7,13 @@ import inspect
 import numbers
 from typing import Any
 
-try:
-    import keras
-except ImportError as error:  # pragma: no cover - exercised only without keras
-    raise ImportError(
-        "polyprop.backends.keras needs Keras 3 and one of its backends; "
-        "install it with: pip install 'polyprop[tensorflow]' (or keras beside jax or torch)"
-    ) from error
-if not keras.__version__.startswith("3."):  # pragma: no cover - Keras 2 (tf_keras) has another optimizer API
-    raise ImportError(f"polyprop.backends.keras needs Keras 3, found Keras {keras.__version__}")
+import keras
 
-from ..config import RMSPropConfig, check_learning_rate, is_traced
-from ..ops import Ops
-from ..presets import keras as keras_preset
-from ..rmsprop import RMSPropState, step
-from ..selection import get_ops
-from ..validation import dtype_name
+from ...config import RMSPropConfig, check_learning_rate, is_traced
+from ...ops import Ops
+from ...presets import keras as keras_preset
+from ...rmsprop import RMSPropState, step
+from ...selection import get_ops
 
 ADAPTERS = {"tensorflow": "tensorflow", "jax": "jax", "torch": "torch", "numpy": "numpy"}
 """Keras backend -> the polyprop adapter that runs the update on its tensors."""
@@ -161,7 +145,7 @@ def _check_distinct(variables: list[Any]) -> None:
     ids = [id(v) for v in variables]
     if len(set(ids)) == len(ids):
         return
-    from ..validation import SHARED_MEMORY
+    from ...validation import SHARED_MEMORY
 
     first: dict[int, int] = {}
     for j, key in enumerate(ids):
@@ -175,73 +159,4 @@ def _check_distinct(variables: list[Any]) -> None:
 
 
 RMSprop.__init__.__signature__ = inspect.signature(keras.optimizers.RMSprop.__init__)  # type: ignore[attr-defined]
-
-
-# --------------------------------------------------------------------------------------
-# Keras RMSprop (native or polyprop's) <-> polyprop checkpoint files.
-
-
-def save_optimizer(path: Any, optimizer: Any, variables: Any) -> None:
-    """Write a Keras RMSprop (native or polyprop's) and its model ``variables`` as a polyprop checkpoint.
-
-    ``velocity``, ``average_gradient`` and ``momentum`` become ``nu``, ``mu`` and
-    ``momentum``; the hyperparameters become :func:`polyprop.presets.keras`.
-    """
-    from ..checkpoint import save
-
-    if not optimizer.built:
-        optimizer.build(variables)
-    index = [optimizer._get_variable_index(v) for v in variables]
-    read = keras.ops.convert_to_tensor
-
-    def slots(variables: Any) -> list[Any]:
-        return [read(variables[i]) for i in index]
-
-    state = RMSPropState(
-        count=int(keras.ops.convert_to_numpy(optimizer.iterations)),
-        nu=slots(optimizer._velocities),
-        mu=slots(optimizer._average_gradients) if optimizer.centered else None,
-        momentum=slots(optimizer._momentums) if optimizer.momentum > 0 else None,
-    )
-    save(path, [read(v) for v in variables], state, keras_config(optimizer), adapter())
-
-
-def load_optimizer(path: Any, optimizer: Any, variables: Any) -> None:
-    """Load a polyprop checkpoint into Keras ``variables`` and the RMSprop ``optimizer``'s slots."""
-    from ..checkpoint import CheckpointError, load
-
-    if not optimizer.built:
-        optimizer.build(variables)
-    ops = adapter()
-    params, state, config = load(path, ops)
-    if config != keras_config(optimizer):
-        raise CheckpointError(f"the checkpoint's config {config} is not this optimizer's {keras_config(optimizer)}")
-    if len(params) != len(variables):
-        raise CheckpointError(f"the checkpoint has {len(params)} parameters, the model {len(variables)}")
-    for i, (variable, saved) in enumerate(zip(variables, params)):
-        saved_dtype = dtype_name(saved)
-        if tuple(variable.shape) != tuple(saved.shape) or variable.dtype != saved_dtype:
-            raise CheckpointError(
-                f"variable {i} is {variable.dtype}{tuple(variable.shape)}, the checkpoint's {saved_dtype}{tuple(saved.shape)}"
-            )
-    optimizer.iterations.assign(state.count)
-    for i, (variable, saved) in enumerate(zip(variables, params)):
-        slot = optimizer._get_variable_index(variable)
-        variable.assign(saved)
-        optimizer._velocities[slot].assign(state.nu[i])
-        if state.mu is not None:
-            optimizer._average_gradients[slot].assign(state.mu[i])
-        if state.momentum is not None:
-            optimizer._momentums[slot].assign(state.momentum[i])
-
-
-def keras_config(optimizer: Any) -> RMSPropConfig:
-    """:func:`polyprop.presets.keras` with a Keras RMSprop's hyperparameters (its current learning rate)."""
-    return keras_preset(
-        learning_rate=float(keras.ops.convert_to_numpy(optimizer.learning_rate)),
-        rho=optimizer.rho,
-        momentum=optimizer.momentum,
-        epsilon=optimizer.epsilon,
-        centered=optimizer.centered,
-        weight_decay=optimizer.weight_decay,
-    )
+RMSprop.__module__ = __package__  # its public name: polyprop.backends.keras.RMSprop (saved models, reprs)
