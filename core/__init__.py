@@ -25,8 +25,8 @@ __version__ = "0.1.0"
 
 __all__ = [
     "BACKENDS",
-    "CheckpointError",
     "OPS_NAMES",
+    "CheckpointError",
     "Ops",
     "RMSPropConfig",
     "RMSPropState",

@@ -72,12 +72,18 @@ COUNT_LIMIT = 2**63
 
 _KEYS = {
     1: ("format", "version", "container", "keys", "count", "fields", "config", "backend", "polyprop"),
-    2: ("format", "version", "container", "keys", "count", "skipped", "fields", "dtypes", "config", "backend", "polyprop"),
+    2: (
+        "format", "version", "container", "keys", "count", "skipped", "fields", "dtypes", "config", "backend",
+        "polyprop",
+    ),
 }
 """The metadata fields of each format version."""
 
 _SHOWN = 120
 """Characters of a bad value an error message shows."""
+
+_MEMBER_ERRORS = (zipfile.BadZipFile, zlib.error, EOFError, OSError, ValueError, RuntimeError, RecursionError)
+"""What reading a damaged archive member raises (zlib, zipfile and NumPy's header parser)."""
 
 
 class CheckpointError(ValueError):
@@ -130,7 +136,8 @@ def save(
         dtypes["params"].append(array.dtype.name)
     for name in fields:
         dtypes[name] = []
-        for i, (key, leaf) in enumerate(zip(keys, _state_leaves(getattr(state, name), container, keys, f"state.{name}"))):
+        leaves = _state_leaves(getattr(state, name), container, keys, f"state.{name}")
+        for i, (key, leaf) in enumerate(zip(keys, leaves)):
             array = ops.to_numpy(leaf)
             where = f"state.{name}[{key!r}]"
             reference = arrays[f"params/{i}"]
@@ -211,7 +218,8 @@ def load(
             try:
                 values.append(ops.from_numpy(array))
             except (TypeError, ValueError, ImportError) as error:
-                raise CheckpointError(f"{where} is {dtype}, which the {ops.NAME} backend cannot hold: {error}") from None
+                message = f"{where} is {dtype}, which the {ops.NAME} backend cannot hold: {error}"
+                raise CheckpointError(message) from None
         if meta.container == "dict":
             return dict(zip(meta.keys, values))
         return tuple(values) if meta.container == "tuple" else values
@@ -255,7 +263,7 @@ def _state_leaves(tree: Any, container: str, keys: list[Any], name: str) -> list
 
 
 def _whole_number(name: str, value: Any) -> int:
-    """``value`` as an int if it is a whole number in [0, COUNT_LIMIT) (an int, a NumPy or 0-d integer), else an error."""
+    """``value`` as an int if it is a whole number in [0, COUNT_LIMIT) (int, NumPy or 0-d integer); else an error."""
     try:
         number = None if isinstance(value, bool) else operator.index(value)
     except TypeError:
@@ -302,13 +310,16 @@ def _decode(where: str, stored: Any, dtype: str | None) -> tuple[Any, str]:
     else:
         storage = STORED_AS.get(dtype, dtype)
         if stored.dtype.name != storage:
-            raise CheckpointError(f"{where} is stored as {stored.dtype.name}, but dtypes says {dtype} (stored as {storage})")
+            raise CheckpointError(
+                f"{where} is stored as {stored.dtype.name}, but dtypes says {dtype} (stored as {storage})"
+            )
     if dtype not in STORED_AS:
         return stored.astype(stored.dtype.newbyteorder("="), copy=False), dtype
     try:
         import ml_dtypes
     except ImportError:
-        raise CheckpointError(f"{where} is bfloat16, which NumPy reads only with ml_dtypes: pip install ml_dtypes") from None
+        message = f"{where} is bfloat16, which NumPy reads only with ml_dtypes: pip install ml_dtypes"
+        raise CheckpointError(message) from None
     bits = stored.view(np.uint16) if stored.dtype.kind == "V" else stored.astype(np.uint16, copy=False)
     return bits.view(ml_dtypes.bfloat16), dtype
 
@@ -438,7 +449,8 @@ def _read(path: str) -> tuple[dict[str, Any], Any]:
     except (FileNotFoundError, PermissionError, IsADirectoryError):
         raise
     except (zipfile.BadZipFile, EOFError, ValueError, OSError) as error:
-        raise CheckpointError(f"{path} is not a readable polyprop checkpoint (truncated or corrupted?): {error}") from None
+        message = f"{path} is not a readable polyprop checkpoint (truncated or corrupted?): {error}"
+        raise CheckpointError(message) from None
     with archive:
         infos = archive.infolist()
         total = sum(info.file_size for info in infos)
@@ -451,10 +463,11 @@ def _read(path: str) -> tuple[dict[str, Any], Any]:
         for info in infos:
             name = info.filename[: -len(".npy")] if info.filename.endswith(".npy") else None
             if name is None or name in arrays:
-                raise CheckpointError(f"{path}: {'a second' if name else 'a'} member {info.filename!r} is not a checkpoint array")
+                which = "a second" if name else "a"
+                raise CheckpointError(f"{path}: {which} member {info.filename!r} is not a checkpoint array")
             try:
                 arrays[name] = _read_member(path, archive, info)
-            except (zipfile.BadZipFile, zlib.error, EOFError, OSError, ValueError, RuntimeError, RecursionError) as error:
+            except _MEMBER_ERRORS as error:
                 if isinstance(error, CheckpointError):
                     raise
                 raise CheckpointError(
@@ -464,7 +477,9 @@ def _read(path: str) -> tuple[dict[str, Any], Any]:
     if raw is None:
         raise CheckpointError(f"{path} is not a polyprop checkpoint: no metadata")
     if raw.shape != () or raw.dtype.kind != "U":
-        raise CheckpointError(f"{path}: metadata must be one JSON text (a 0-d string array), got {raw.dtype}{raw.shape}")
+        raise CheckpointError(
+            f"{path}: metadata must be one JSON text (a 0-d string array), got {raw.dtype}{raw.shape}"
+        )
     try:
         return arrays, json.loads(str(raw))
     except RecursionError:
@@ -478,7 +493,10 @@ def _read_member(path: str, archive: zipfile.ZipFile, info: zipfile.ZipInfo) -> 
     import numpy as np
 
     if info.compress_type not in (zipfile.ZIP_STORED, zipfile.ZIP_DEFLATED):
-        raise CheckpointError(f"{path}: member {info.filename!r} uses compression method {info.compress_type}; stored or deflated are read")
+        raise CheckpointError(
+            f"{path}: member {info.filename!r} uses compression method {info.compress_type};"
+            " stored or deflated are read"
+        )
     with archive.open(info) as member:
         version = np.lib.format.read_magic(member)
         if version == (1, 0):

@@ -332,5 +332,5 @@ def _is_numpy_bool(value: object) -> bool:
 
 
 _NUMBER_DTYPE = re.compile(r"float|int|complex")
-"""A dtype whose text names a number type (float16..64, bfloat16, (u)int8..64, complex64/128), in any framework's spelling."""
+"""A dtype whose text names a number type (float16..64, bfloat16, (u)int8..64, complex64/128), in any spelling."""
 

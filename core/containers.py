@@ -32,7 +32,7 @@ def flatten(tree: Params, name: str) -> tuple[list[Any], list[Tensor]]:
         if name == "params" and isinstance(tree, dict) and type(tree) not in REBUILT:
             try:
                 unflatten(tree, keys, leaves)
-            except Exception as error:  # noqa: BLE001 - any failure of the user's constructor
+            except Exception as error:
                 kind = type(tree).__name__
                 raise TypeError(
                     f"params is a {kind}, which {kind}(pairs of keys and tensors) cannot build "

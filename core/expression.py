@@ -20,14 +20,14 @@ from typing import Any, NamedTuple
 _INFIX = {"add": "+", "sub": "-", "mul": "*", "div": "/"}
 
 
-class Untraceable(Exception):
+class UntraceableError(Exception):
     """The update uses an operation the expression form cannot express (e.g. a cast)."""
 
 
 class Node:
     """One value: an input (``op == "name"``) or an operation on other nodes."""
 
-    __slots__ = ("op", "args", "name")
+    __slots__ = ("args", "name", "op")
     dtype = "symbolic"
     """Matches no real dtype, so a ``state_dtype`` config reaches ``cast`` (and is refused)."""
 
@@ -69,7 +69,7 @@ class SymbolicOps:
         return Node("mul", (x, x))
 
     def cast(self, x: Node, dtype: str) -> Node:
-        raise Untraceable(f"a cast to {dtype} (state_dtype) has no expression form")
+        raise UntraceableError(f"a cast to {dtype} (state_dtype) has no expression form")
 
 
 class Program(NamedTuple):
@@ -113,7 +113,7 @@ def trace(
 ) -> Program:
     """The expressions of ``update(ops, x, g, nu, mu, m, hyper)`` (polyprop.rmsprop.update_leaf, config bound).
 
-    Raises :class:`Untraceable` when the update cannot be written as expressions
+    Raises :class:`UntraceableError` when the update cannot be written as expressions
     that overwrite their inputs in place.
     """
     from .rmsprop import Hyper
@@ -146,14 +146,14 @@ def trace(
             continue
         reads = _inputs(node, names, set())
         if reads & written:  # an old value whose buffer already holds the new one
-            raise Untraceable(f"{target} reads the old {sorted(reads & written)} after it was overwritten")
+            raise UntraceableError(f"{target} reads the old {sorted(reads & written)} after it was overwritten")
         outputs.append((target, render(node, names)))
         roots.append((target, node))
         used_hyper |= reads & {"lr", "decay", "keep", "correction"}
         names[id(node)] = target
         written.add(target)
     if not written >= {"nu", "x"}:
-        raise Untraceable("the update did not produce nu and x")
+        raise UntraceableError("the update did not produce nu and x")
     hyper_names = tuple(name for name in ("lr", "decay", "keep", "correction") if name in used_hyper)
     return Program(outputs, roots, ops.constants, hyper_names)
 
@@ -279,11 +279,11 @@ def _fused_form(node: Node, convert: Callable[[Node], Any]) -> _Form:
 
     if node.op == "sqrt":
         if _is_scalar(node.args[0]):
-            raise Untraceable("sqrt of a scalar")
+            raise UntraceableError("sqrt of a scalar")
         return form("sqrt", node.args)
     left, right = node.args
     if _is_scalar(left) and _is_scalar(right):
-        raise Untraceable(f"{node.op} of two scalars")
+        raise UntraceableError(f"{node.op} of two scalars")
     if node.op == "add":
         pairs = ((left, right), (right, left))
         for p, q in pairs:  # p + s*(a*b): addcmul
@@ -322,11 +322,13 @@ def _fused_form(node: Node, convert: Callable[[Node], Any]) -> _Form:
     if _is_scalar(left):
         if node.op in ("add", "mul"):
             return form(f"{node.op}_s", (right,), (left.name, 1.0))
-        raise Untraceable(f"a scalar {node.op} a tensor")
+        raise UntraceableError(f"a scalar {node.op} a tensor")
     return form(node.op, node.args)
 
 
-_IN_PLACE = ("add", "sub", "mul", "div", "add_s", "sub_s", "mul_s", "div_s", "sqrt", "add_alpha", "addcmul", "addcdiv", "lerp")
+_IN_PLACE = (
+    "add", "sub", "mul", "div", "add_s", "sub_s", "mul_s", "div_s", "sqrt", "add_alpha", "addcmul", "addcdiv", "lerp",
+)
 """Forms whose first operand may be the buffer they write (``p.addcmul_(a, b)``)."""
 
 
@@ -346,7 +348,7 @@ def fuse(program: Program) -> Fused:
     def convert(node: Node) -> Any:
         if node.op == "name":
             if node.name not in LEAVES:
-                raise Untraceable(f"the scalar {node.name} where a tensor is needed")
+                raise UntraceableError(f"the scalar {node.name} where a tensor is needed")
             return node.name
         if id(node) not in forms:
             forms[id(node)] = _fused_form(node, convert)
@@ -367,7 +369,7 @@ def fuse(program: Program) -> Fused:
     targets: dict[int, str] = {}
     for target, value in roots:
         if isinstance(value, str) or id(value) in targets:  # an output that is an input or another output
-            raise Untraceable(f"{target} is not computed by an operation of its own")
+            raise UntraceableError(f"{target} is not computed by an operation of its own")
         visit(value)
         targets[id(value)] = target
     uses: dict[Any, list[int]] = {}
@@ -398,7 +400,7 @@ def fuse(program: Program) -> Fused:
         if key in targets:
             out = LEAVES.index(targets[key])
             if not dead(out, i):
-                raise Untraceable(f"{targets[key]} is written while its old value is still read")
+                raise UntraceableError(f"{targets[key]} is written while its old value is still read")
         elif key in home and dead(LEAVES.index(home[key]), i):
             out = LEAVES.index(home[key])
         else:  # a dead scratch slot, the first operand's if it is one (in place), else a new one

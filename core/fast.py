@@ -110,7 +110,7 @@ def _build(ops: Ops, config: RMSPropConfig) -> tuple[Apply, str]:
 
 
 def write_back(buffers: Leaves, values: Leaves, copy: Callable[[Tensor, Tensor], object]) -> Leaves:
-    """``copy(buffer, value)`` of each new leaf into its buffer (torch's ``copy_``, ``tf.Variable.assign``); ``buffers``."""
+    """``copy(buffer, value)`` of each new leaf into its buffer (torch ``copy_``, ``Variable.assign``); ``buffers``."""
     for targets, news in zip(buffers, values):
         for target, new in zip(targets or (), news or ()):
             copy(target, new)

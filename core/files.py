@@ -23,7 +23,7 @@ MARK = ".polyprop-tmp-"
 """What every temporary's name holds, after ``.<name>`` and before ``<host>-<pid>-<random>``."""
 
 STALE_AFTER_S = 24 * 3600.0
-"""A temporary not written for this long is stale even if a process with its writer's pid runs (pid reuse, another host)."""
+"""A temporary not written for this long is stale even if a process with its writer's pid runs (pid reuse, a host)."""
 
 NAME_MAX = 255
 """The longest file name (bytes) when the folder's own limit cannot be read (os.pathconf)."""
@@ -119,7 +119,8 @@ def _create_temporary(target: str) -> tuple[int, str]:
         name = f"{prefix}{_HOST}-{os.getpid()}-{secrets.token_hex(4)}"
         temporary = os.path.join(folder, name)
         try:
-            return os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_BINARY", 0), 0o666), temporary
+            flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_BINARY", 0)
+            return os.open(temporary, flags, 0o666), temporary
         except FileExistsError:  # pragma: no cover - 32 random bits collided
             continue
 
@@ -144,7 +145,7 @@ def _writer(name: str, prefix: str) -> tuple[str, int] | None:
 
 
 def _is_dead(host: str, pid: int) -> bool:
-    """Whether the writer ``pid`` on ``host`` is gone (a writer on another host, or this very process, is not known dead)."""
+    """Whether the writer ``pid`` on ``host`` is gone (one on another host, or this very process, is not known dead)."""
     if host != _HOST or pid == os.getpid() or os.name == "nt":
         return False
     try:

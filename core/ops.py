@@ -118,7 +118,7 @@ class FastPath(Protocol):
     """The optional fast path of an adapter, run by :func:`polyprop.fast_step`."""
 
     def compile_update(self, config: RMSPropConfig, update: LeafUpdate, plain: Apply) -> FastUpdate | None:
-        """The kernel for ``config``, or None if nothing is faster (built once per config: lr and decay come in ``hyper``).
+        """The kernel for ``config``, or None if nothing is faster (built once per config; lr, decay come in ``hyper``).
 
         ``update`` is the neutral per-tensor update (what a tracer reads: NumPy's blocks);
         ``plain(grads, leaves, hyper) -> Leaves`` is the plain path on this adapter's ops

@@ -123,7 +123,9 @@ def keras(
     so a constant learning rate is rounded to float32 here too (checked before and after).
     """
     return RMSPropConfig(
-        learning_rate=learning_rate if callable(learning_rate) else _float32("learning_rate", learning_rate, KERAS_NAMES),
+        learning_rate=(
+            learning_rate if callable(learning_rate) else _float32("learning_rate", learning_rate, KERAS_NAMES)
+        ),
         decay=rho,
         eps=epsilon,
         eps_in_sqrt=True,
@@ -144,7 +146,7 @@ def tf1(
     epsilon: float = 1e-10,
     centered: bool = False,
 ) -> RMSPropConfig:
-    """``tf.compat.v1.train.RMSPropOptimizer``: the accumulator starts at 1, scalars are float32 (checked before and after)."""
+    """``tf.compat.v1.train.RMSPropOptimizer``: the accumulator starts at 1; scalars float32 (checked on both sides)."""
     return RMSPropConfig(
         learning_rate=_float32("learning_rate", learning_rate, TF1_NAMES),
         decay=_float32("decay", decay, TF1_NAMES),

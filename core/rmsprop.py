@@ -265,10 +265,8 @@ def update_leaf(
         mu = ops.add(ops.mul(c(decay), mu), ops.mul(keep, g))
         mean = mu if correction is None else ops.div(mu, c(correction))
         var = ops.sub(var, ops.square(mean))
-    if config.eps_in_sqrt:
-        den = ops.sqrt(ops.add(var, c(config.eps)))
-    else:
-        den = ops.add(ops.sqrt(var), c(config.eps))
+    # eps inside the root (TF, MXNet, Optax's eps_root) or outside it (torch, Keras, D2L)
+    den = ops.sqrt(ops.add(var, c(config.eps))) if config.eps_in_sqrt else ops.add(ops.sqrt(var), c(config.eps))
 
     def lr_times_u() -> Tensor:
         return ops.div(ops.mul(c(lr), g), den) if config.lr_before_divide else ops.mul(c(lr), ops.div(g, den))

@@ -119,7 +119,7 @@ class RestToMarkdown(griffe.Extension):
         def exists(path: str) -> bool:
             try:
                 collection[path]
-            except Exception:  # noqa: BLE001  (a missing member, or an alias not resolved yet)
+            except Exception:
                 return False
             return True
 
@@ -127,7 +127,7 @@ class RestToMarkdown(griffe.Extension):
             try:
                 found = collection[path]
                 return str(found.final_target.path) if found.is_alias else path
-            except Exception:  # noqa: BLE001  (outside the package, or not resolvable)
+            except Exception:
                 return path
 
         def walk(obj: Any) -> None:
