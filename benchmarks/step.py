@@ -22,6 +22,7 @@ when that backend runs.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import gc
 import importlib
 import json
@@ -246,8 +247,9 @@ def run_case(
             first_step[variant.name] = time.perf_counter() - t0
             extra[variant.name] = variant.first() if variant.first is not None else {}
             usable.append(variant)
-        except Exception as error:  # noqa: BLE001 - reported in the output
-            rows.append({**base, "variant": variant.name, "role": variant.role, "error": f"{type(error).__name__}: {error}"})
+        except Exception as error:  # any failure: reported in the output
+            failure = f"{type(error).__name__}: {error}"
+            rows.append({**base, "variant": variant.name, "role": variant.role, "error": failure})
     times = time_variants(usable, args.repeats, args.warmup)
     first_native = next((v for v in usable if v.role in ("native", "baseline")), None)
     natives = [v for v in usable if v.role in ("native", "baseline")]
@@ -256,10 +258,8 @@ def run_case(
         native = next((v for v in usable if v.name == variant.versus), first_native)
         native_median = statistics.median(times[native.name]) if native is not None else None
         median = statistics.median(times[variant.name])
-        if variant.memory_method == "tracemalloc":
-            memory = traced_peak(variant.run)
-        else:
-            memory = peak_rss_growth(variant.run)
+        measure = traced_peak if variant.memory_method == "tracemalloc" else peak_rss_growth
+        memory = measure(variant.run)
         rows.append(
             {
                 **base,
@@ -303,10 +303,8 @@ def machine_info() -> dict[str, Any]:
         pass
     versions = {}
     for dist in distributions():
-        try:
+        with contextlib.suppress(metadata.PackageNotFoundError):
             versions[dist] = metadata.version(dist)
-        except metadata.PackageNotFoundError:
-            pass
     return {
         "cpu": cpu,
         "cores": os.cpu_count(),
@@ -319,7 +317,10 @@ def machine_info() -> dict[str, Any]:
 
 
 def distributions() -> list[str]:
-    """Every backend's framework distributions, then the modules its tensors and drop-in come from (jaxlib, keras, optax)."""
+    """Every backend's framework distributions, then the modules its tensors and drop-in come from.
+
+    (jaxlib, keras, optax.)
+    """
     from polyprop.backends import REGISTRY  # (read when called: the registry as it is then)
 
     names = (name for b in REGISTRY for name in (*b.distributions, *b.dropin_modules, *b.tensor_modules))
@@ -342,7 +343,8 @@ def fmt_compile(compile_info: dict[str, int] | None) -> str:
     """`` (cache hit)`` / `` (cache miss)`` for a first step that compiled."""
     if not compile_info or not compile_info.get("graphs"):
         return ""
-    return " (cache hit)" if compile_info.get("fxgraph_cache_hit") and not compile_info.get("fxgraph_cache_miss") else " (cache miss)"
+    hit = compile_info.get("fxgraph_cache_hit") and not compile_info.get("fxgraph_cache_miss")
+    return " (cache hit)" if hit else " (cache miss)"
 
 
 def format_table(result: dict[str, Any]) -> str:
@@ -353,7 +355,8 @@ def format_table(result: dict[str, Any]) -> str:
         f"load {machine['loadavg_at_start']}, Python {machine['python']}",
         f"versions: {versions}",
         f"triad (a = b + s*c, 1e7 float64, NumPy out=): {result['triad_Bps'] / 1e9:.2f} GB/s "
-        f"(STREAM's 24 bytes/element); repeats {result['settings']['repeats']}, warm-up {result['settings']['warmup']}, "
+        f"(STREAM's 24 bytes/element); repeats {result['settings']['repeats']}, "
+        f"warm-up {result['settings']['warmup']}, "
         f"threads {result['settings']['threads'] or 'default'}",
         "",
     ]
@@ -365,8 +368,8 @@ def format_table(result: dict[str, Any]) -> str:
     for row in result["rows"]:
         if row.get("error"):
             table.append(
-                (row["backend"], row["case"], str(row["elements"]), row["dtype"], row.get("variant") or "-", row["error"][:60],
-                 "", "", "", "", "", "")
+                (row["backend"], row["case"], str(row["elements"]), row["dtype"], row.get("variant") or "-",
+                 row["error"][:60], "", "", "", "", "", "")
             )
             continue
         ratio = row["ratio_to_native"]
@@ -389,7 +392,8 @@ def format_table(result: dict[str, Any]) -> str:
         )
     widths = [max(len(str(r[i])) for r in table) for i in range(len(header))]
     for i, r in enumerate(table):
-        lines.append("  ".join(str(c).ljust(w) if j in (0, 1, 3, 4) else str(c).rjust(w) for j, (c, w) in enumerate(zip(r, widths))).rstrip())
+        cells = (str(c).ljust(w) if j in (0, 1, 3, 4) else str(c).rjust(w) for j, (c, w) in enumerate(zip(r, widths)))
+        lines.append("  ".join(cells).rstrip())
         if i == 0:
             lines.append("  ".join("-" * w for w in widths))
     lines.append("")
@@ -407,7 +411,8 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     )
     parser.add_argument(
         "--sizes", nargs="+", default=list(DEFAULT_SIZES),
-        help="cases: element counts of one tensor (1e5) and/or 'model' (200 tensors, mixed sizes); default: %(default)s",
+        help="cases: element counts of one tensor (1e5) and/or 'model' (200 tensors, mixed sizes); "
+        "default: %(default)s",
     )
     parser.add_argument("--dtype", nargs="+", default=list(DTYPES), choices=DTYPES, help="default: both")
     parser.add_argument("--repeats", type=int, default=20, help="timed steps per variant (median reported; default 20)")

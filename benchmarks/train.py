@@ -50,7 +50,8 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     """The command line (see the module docstring)."""
     parser = argparse.ArgumentParser(
         prog="python -m benchmarks.train",
-        description="Seconds per epoch of the chapter's airfoil run: polyprop (scratch) vs each framework's RMSProp (native).",
+        description="Seconds per epoch of the chapter's airfoil run: "
+        "polyprop (scratch) vs each framework's RMSProp (native).",
     )
     parser.add_argument(
         "--backend", nargs="+", default=["all"], choices=(*BACKENDS, "all"), help="backends to run (default: all)"
@@ -125,13 +126,13 @@ def run_backend(backend: str, data: tuple[Any, Any], args: argparse.Namespace) -
 
     try:
         modes = MODES if has_native(backend) else ("scratch",)
-    except Exception as error:  # noqa: BLE001 - reported in the output
+    except Exception as error:  # any failure: reported in the output
         return [make_row(backend, mode, args, [], f"{type(error).__name__}: {error}") for mode in MODES]
     runs: dict[str, list[Any]] = {mode: [] for mode in modes}
     errors: dict[str, str | None] = {mode: None for mode in modes}
     try:
         prepare(backend, args.dtype)
-    except Exception as error:  # noqa: BLE001 - reported in the output
+    except Exception as error:  # any failure: reported in the output
         errors = {mode: f"{type(error).__name__}: {error}" for mode in modes}
     for _ in range(args.repeats):
         for mode in modes:
@@ -139,7 +140,7 @@ def run_backend(backend: str, data: tuple[Any, Any], args: argparse.Namespace) -
                 continue
             try:
                 runs[mode].append(run_once(backend, mode, data, args))
-            except Exception as error:  # noqa: BLE001 - reported in the output
+            except Exception as error:  # any failure: reported in the output
                 errors[mode] = f"{type(error).__name__}: {error}"
     rows = [make_row(backend, mode, args, runs[mode], errors[mode]) for mode in modes]
     if "native" not in modes:
@@ -160,7 +161,7 @@ def add_ratio(rows: list[dict[str, Any]]) -> None:
 def collect(argv: list[str] | None = None) -> dict[str, Any]:
     """Run the benchmark and return its result dict (what ``--json`` prints).
 
-    Raises ``polyprop.chapter.data.DataUnavailable`` when the airfoil file cannot be found.
+    Raises ``polyprop.chapter.data.DataUnavailableError`` when the airfoil file cannot be found.
     """
     args = parse_args(argv)
     return run(args)
@@ -227,12 +228,12 @@ def format_table(result: dict[str, Any]) -> str:
 
 def main(argv: list[str] | None = None) -> int:
     """Parse, run, print; 1 (with the reason) when the data is unavailable."""
-    from polyprop.chapter.data import DataUnavailable
+    from polyprop.chapter.data import DataUnavailableError
 
     args = parse_args(argv)
     try:
         result = run(args)
-    except DataUnavailable as error:
+    except DataUnavailableError as error:
         print(f"benchmarks.train: {error}", file=sys.stderr)
         return 1
     print(json.dumps(result, indent=2) if args.json else format_table(result))

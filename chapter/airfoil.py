@@ -62,7 +62,7 @@ def batch_order(
     Like a shuffling data loader that keeps a short last batch.
     """
     rng = np.random.default_rng(seed)
-    order = []
+    order: list[np.ndarray] = []
     for _ in range(epochs):
         permutation = rng.permutation(n)
         order.extend(permutation[i : i + batch_size] for i in range(0, n, batch_size))

@@ -264,7 +264,7 @@ def _selected(flag: str | None) -> tuple[list[str], dict[str, str]]:
 
 def _backends_command(args: argparse.Namespace) -> int:
     versions = available_backends()
-    rows = [
+    rows: list[dict[str, Any]] = [
         {
             "backend": name,
             "framework": _backends.FRAMEWORKS[name].module,
@@ -339,7 +339,8 @@ def _print_figures(paths: Sequence[str]) -> None:
 
 
 def _weights_command(args: argparse.Namespace) -> int:
-    from .plots import plot_weights, weights_summary
+    from .measures import weights_summary
+    from .plots import plot_weights
 
     _make_out_folder(args.out)
     rows = weights_summary()
@@ -363,7 +364,7 @@ def _progress_bar(description: str, total: int) -> Any:
 
 
 def _airfoil_command(args: argparse.Namespace) -> int:
-    from .airfoil import train_native, train_scratch
+    from .airfoil import has_native, train_native, train_scratch
     from .data import load_airfoil
 
     names, skipped = _selected(args.backend)
@@ -375,7 +376,7 @@ def _airfoil_command(args: argparse.Namespace) -> int:
     with _progress_bar("airfoil", total) as bar:
         for name in names:
             for impl in impls:
-                if impl == "native" and name == "numpy":
+                if impl == "native" and not has_native(name):
                     continue
                 train = train_scratch if impl == "scratch" else train_native
                 runs.append(train(name, features, labels, progress=bar.update))
@@ -418,7 +419,7 @@ def _airfoil_table(runs: Sequence[Any], names: Sequence[str], impls: Sequence[st
 
 
 def _chapter_command(args: argparse.Namespace) -> int:
-    from .fashion import FashionDataCorrupt
+    from .fashion import FashionDataCorruptError
     from .report import write_report
     from .run import run_chapter
 
@@ -433,7 +434,7 @@ def _chapter_command(args: argparse.Namespace) -> int:
             fashion_epochs=args.fashion_epochs,
             progress=_progress_bar,
         )
-    except FashionDataCorrupt as error:
+    except FashionDataCorruptError as error:
         raise UsageError(f"Fashion-MNIST data: {error}") from None
     results.notes.extend(f"{name} skipped: {reason}" for name, reason in skipped.items())
     index = write_report(results, args.out)
@@ -444,7 +445,8 @@ def _chapter_command(args: argparse.Namespace) -> int:
         trace = results.traces[name]
         runs = {run.impl: run for run in results.airfoil if run.backend == name}
         native = f"{runs['native'].final_loss:.3f}" if "native" in runs else "-"
-        print(_row(name, f"{trace.chapter_line()}   airfoil loss scratch {runs['scratch'].final_loss:.3f}, native {native}"))
+        airfoil = f"airfoil loss scratch {runs['scratch'].final_loss:.3f}, native {native}"
+        print(_row(name, f"{trace.chapter_line()}   {airfoil}"))
     for note in results.notes:
         print(f"note: {note}")
     print(f"wrote {index}")

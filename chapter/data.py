@@ -35,11 +35,11 @@ DATA_DIR_ENV = "POLYPROP_DATA_DIR"
 DOWNLOAD_TIMEOUT_S = 30.0
 
 
-class DataUnavailable(FileNotFoundError):
+class DataUnavailableError(FileNotFoundError):
     """No verified copy of a data file; the message says where to put one and where to get it."""
 
 
-class ChecksumMismatch(DataUnavailable):
+class ChecksumMismatchError(DataUnavailableError):
     """A file whose SHA-1 is not the expected one; it is never used."""
 
     def __init__(self, message: str, path: pathlib.Path, expected: str, actual: str) -> None:
@@ -67,9 +67,9 @@ def airfoil_path(
     """The path of a verified ``airfoil_self_noise.dat`` (see the module docstring for the order).
 
     Raises:
-        DataUnavailable: no file where one was asked for, or offline with no good cached copy;
+        DataUnavailableError: no file where one was asked for, or offline with no good cached copy;
             the message names the folder, the URL, ``--data-dir`` and ``POLYPROP_DATA_DIR``.
-        ChecksumMismatch: a file (or a download) whose SHA-1 is wrong; the message gives both.
+        ChecksumMismatchError: a file (or a download) whose SHA-1 is wrong; the message gives both.
     """
     if data_dir is None:
         data_dir = os.environ.get(DATA_DIR_ENV) or None
@@ -83,7 +83,7 @@ def _from_folder(folder: pathlib.Path) -> pathlib.Path:
     """``folder/airfoil_self_noise.dat`` if it is there with the right hash; never downloads."""
     path = folder / AIRFOIL_FILE
     if not path.is_file():
-        raise DataUnavailable(
+        raise DataUnavailableError(
             f"{AIRFOIL_FILE} is not in {folder}: put the file at {path} "
             f"(download it from {AIRFOIL_URL}; SHA-1 {AIRFOIL_SHA1}), or drop --data-dir "
             f"and unset {DATA_DIR_ENV} to let polyprop download it into its cache"
@@ -102,11 +102,11 @@ def _from_cache(cache: pathlib.Path, download: bool) -> pathlib.Path:
             return path
         problem = f"the cached copy has SHA-1 {actual}, expected {AIRFOIL_SHA1}, so it is not used"
     if not download:
-        raise DataUnavailable(_where_to_get_it(path, f"{problem} and downloading is off"))
+        raise DataUnavailableError(_where_to_get_it(path, f"{problem} and downloading is off"))
     try:
         data = _download(AIRFOIL_URL)
     except (urllib.error.URLError, OSError) as error:
-        raise DataUnavailable(
+        raise DataUnavailableError(
             _where_to_get_it(path, f"{problem} and the download from {AIRFOIL_URL} failed ({error})")
         ) from error
     _verify(path, data, source="download")
@@ -122,12 +122,12 @@ def _download(url: str) -> bytes:
 
 
 def _verify(path: pathlib.Path, data: bytes, source: str) -> None:
-    """Nothing if ``data`` has the airfoil file's SHA-1, else ChecksumMismatch naming both hashes."""
+    """Nothing if ``data`` has the airfoil file's SHA-1, else ChecksumMismatchError naming both hashes."""
     actual = sha1_of(data)
     if actual == AIRFOIL_SHA1:
         return
     what = f"the {source} at {path}" if source == "file" else f"the file downloaded from {AIRFOIL_URL}"
-    raise ChecksumMismatch(
+    raise ChecksumMismatchError(
         f"{what} has SHA-1 {actual}, expected {AIRFOIL_SHA1} ({len(data)} bytes; truncated, "
         f"modified or another file?), so it is not used; get the original from {AIRFOIL_URL}",
         path,
@@ -146,7 +146,8 @@ def _where_to_get_it(path: pathlib.Path, problem: str) -> str:
 
 def standardize(data: np.ndarray) -> np.ndarray:
     """Each column as z-scores: ``(data - mean) / std``, population std (ddof 0), as D2L."""
-    return (data - data.mean(axis=0)) / data.std(axis=0)
+    scores: np.ndarray = (data - data.mean(axis=0)) / data.std(axis=0)
+    return scores
 
 
 def load_airfoil(

@@ -91,12 +91,16 @@ class FashionData(NamedTuple):
     """(m,) int64."""
 
 
-class FashionDataMissing(FileNotFoundError):
+class FashionDataMissingError(FileNotFoundError):
     """The Fashion-MNIST files are nowhere to be found and could not be downloaded."""
 
 
-class FashionDataCorrupt(ValueError):
+class FashionDataCorruptError(ValueError):
     """A Fashion-MNIST file is truncated, not gzip, or not the IDX file it should be."""
+
+
+FashionDataCorrupt = FashionDataCorruptError
+"""The old name (before ruff's N818), kept while tests/test_reliability_cli.py still uses it."""
 
 
 def load_fashion_mnist(
@@ -119,8 +123,8 @@ def load_fashion_mnist(
     test images (each capped at the set's size: 60000 and 10000).
 
     Raises:
-        FashionDataMissing: no folder has the files and none could be downloaded.
-        FashionDataCorrupt: a file is truncated or not the expected IDX file.
+        FashionDataMissingError: no folder has the files and none could be downloaded.
+        FashionDataCorruptError: a file is truncated or not the expected IDX file.
     """
     if limit is not None and limit < 1:
         raise ValueError(f"limit must be a positive number of images, got {limit}")
@@ -129,12 +133,12 @@ def load_fashion_mnist(
     for split in ("train", "test"):
         images, labels = arrays[f"{split}_images"], arrays[f"{split}_labels"]
         if images.shape[1:] != IMAGE_SHAPE or len(images) != len(labels):
-            raise FashionDataCorrupt(
+            raise FashionDataCorruptError(
                 f"{folder}: {split} images have shape {images.shape} but there are "
                 f"{len(labels)} labels; expected (n, 28, 28) images, one label each"
             )
         if labels.size and labels.max() >= NUM_CLASSES:
-            raise FashionDataCorrupt(
+            raise FashionDataCorruptError(
                 f"{folder / FILES[f'{split}_labels'].name}: label {labels.max()} is not in 0..9"
             )
     keep = slice(None) if limit is None else slice(limit)
@@ -163,7 +167,7 @@ def find_fashion_mnist(
             folder = Path(named).expanduser()
             missing = _missing_files(folder)
             if missing:
-                raise FashionDataMissing(
+                raise FashionDataMissingError(
                     f"{source} names {folder}, which lacks {', '.join(missing)}; "
                     f"{_HOW_TO_GET_IT}"
                 )
@@ -175,7 +179,7 @@ def find_fashion_mnist(
     if not missing:
         return cache
     if not download:
-        raise FashionDataMissing(
+        raise FashionDataMissingError(
             f"Fashion-MNIST not found (looked in {DEBIAN_DIR} and {cache}; "
             f"download=False); {_HOW_TO_GET_IT}"
         )
@@ -184,7 +188,7 @@ def find_fashion_mnist(
             try:
                 download_file(FASHION_MNIST_URL + spec.name, cache / spec.name, spec.md5)
             except (OSError, urllib.error.URLError) as error:
-                raise FashionDataMissing(
+                raise FashionDataMissingError(
                     f"Fashion-MNIST not found in {DEBIAN_DIR} or {cache}, and downloading "
                     f"{FASHION_MNIST_URL + spec.name} failed ({error}); {_HOW_TO_GET_IT}"
                 ) from error
@@ -218,7 +222,7 @@ def download_file(url: str, destination: Path, md5: str, timeout: float = 60.0) 
         data = response.read()
     digest = hashlib.md5(data).hexdigest()
     if digest != md5:
-        raise FashionDataCorrupt(f"{url}: MD5 {digest} differs from the published {md5}; not saved")
+        raise FashionDataCorruptError(f"{url}: MD5 {digest} differs from the published {md5}; not saved")
     write_atomically(destination, data)
     return destination
 
@@ -230,7 +234,7 @@ def read_idx(path: str | os.PathLike[str], magic: int | None = None) -> np.ndarr
     number, 2051 for 3-D images, 2049 for 1-D labels), then ``ndim`` big-endian
     int32 sizes, then ``prod(sizes)`` bytes.  A file that is not gzip, is
     truncated, has another ``magic`` than asked, or whose length disagrees with
-    its sizes raises :class:`FashionDataCorrupt` naming the file.
+    its sizes raises :class:`FashionDataCorruptError` naming the file.
     """
     path = Path(path)
     try:
@@ -239,33 +243,35 @@ def read_idx(path: str | os.PathLike[str], magic: int | None = None) -> np.ndarr
     except (EOFError, OSError, zlib.error) as error:
         if isinstance(error, FileNotFoundError):
             raise
-        raise FashionDataCorrupt(
+        raise FashionDataCorruptError(
             f"{path}: cannot be decompressed ({error}); the file is truncated or corrupt, "
             "delete it and get it again"
         ) from error
     if len(raw) < 4:
-        raise FashionDataCorrupt(f"{path}: {len(raw)} bytes, too short for an IDX header")
+        raise FashionDataCorruptError(f"{path}: {len(raw)} bytes, too short for an IDX header")
     found = int.from_bytes(raw[:4], "big")
     zero, dtype_code, ndim = int.from_bytes(raw[:2], "big"), raw[2], raw[3]
     if zero != 0 or dtype_code != 0x08 or (magic is not None and found != magic):
         expected = f"{magic}" if magic is not None else "an unsigned-byte IDX file (0x0000080N)"
-        raise FashionDataCorrupt(f"{path}: magic number {found}, expected {expected}")
+        raise FashionDataCorruptError(f"{path}: magic number {found}, expected {expected}")
     header = 4 + 4 * ndim
     if len(raw) < header:
-        raise FashionDataCorrupt(f"{path}: {len(raw)} bytes, too short for a {ndim}-D IDX header")
+        raise FashionDataCorruptError(f"{path}: {len(raw)} bytes, too short for a {ndim}-D IDX header")
     shape = tuple(int(size) for size in np.frombuffer(raw, dtype=">i4", count=ndim, offset=4))
     expected_length = header + math.prod(shape)
     if len(raw) != expected_length:
-        raise FashionDataCorrupt(
+        raise FashionDataCorruptError(
             f"{path}: {len(raw)} bytes after decompression, but its header promises "
             f"shape {shape}, i.e. {expected_length} bytes; the file is truncated or corrupt"
         )
-    return np.frombuffer(raw, dtype=np.uint8, offset=header).reshape(shape)
+    values: np.ndarray = np.frombuffer(raw, dtype=np.uint8, offset=header).reshape(shape)
+    return values
 
 
 def one_hot(labels: np.ndarray, num_classes: int = NUM_CLASSES) -> np.ndarray:
     """(n,) labels -> (n, num_classes) float32 rows with a single 1."""
-    return np.eye(num_classes, dtype=np.float32)[labels]
+    rows: np.ndarray = np.eye(num_classes, dtype=np.float32)[labels]
+    return rows
 
 
 # ----------------------------------------------------------------- schedules
@@ -390,7 +396,8 @@ def train_fashion(
             X = ops.from_numpy(data.train_images[rows])
             Y = ops.from_numpy(train_targets[rows])
             loss, grads = model.loss_and_grads(params, X, Y)
-            params, state = step(params, grads, state, config, ops)
+            stepped, state = step(params, grads, state, config, ops)
+            params = list(stepped)  # step returns the list it was given, typed as any container
             batch_losses.append(loss)
             if progress is not None:
                 progress()

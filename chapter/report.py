@@ -14,13 +14,13 @@ import math
 import os
 import platform
 import re
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path
 from typing import Any, NamedTuple
 
 from ..files import write_atomically
-from . import plots
-from .results import AirfoilRun, ChapterResults
+from . import explain, measures, plots
+from .results import AirfoilRun, ChapterResults, DecaySweep, FashionRun
 from .trace import CHAPTER_CONFIG, START, STEPS, Trace, grad_rotated
 
 D2L_LINE = "epoch 20, x1: -0.010599, x2: 0.000000"
@@ -76,11 +76,14 @@ def _ordered_backends(results: ChapterResults) -> list[str]:
     """``results.backends``, then any other backend that shows up in the results, in order."""
     seen = list(results.backends)
     named = [*results.traces, *results.rotated, *results.unit_decay]
-    named += [r.backend for r in (*results.airfoil, *results.decay_schedule, *results.sweep, *results.fashion)]
+    runs: list[AirfoilRun | DecaySweep | FashionRun] = [
+        *results.airfoil, *results.decay_schedule, *results.sweep, *results.fashion
+    ]
+    named += [run.backend for run in runs]
     return seen + [name for name in dict.fromkeys(named) if name not in seen]
 
 
-def _reference(traces: dict[str, Any]) -> Trace | None:
+def _reference(traces: Mapping[str, Trace]) -> Trace | None:
     """The NumPy trace when there is one, else the first."""
     return traces.get("numpy") or next(iter(traces.values()), None)
 
@@ -135,7 +138,7 @@ def _main_table(results: ChapterResults) -> Table:
 def _weights_table() -> Table:
     return Table(
         ["gamma", "sum of the last 40 weights (1 − gamma^40)", "horizon 1/(1 − gamma), steps"],
-        [[f"{row['gamma']:g}", f"{row['sum']:.4f}", f"{row['horizon']:.3g}"] for row in plots.weights_summary()],
+        [[f"{row['gamma']:g}", f"{row['sum']:.4f}", f"{row['horizon']:.3g}"] for row in measures.weights_summary()],
     )
 
 
@@ -143,15 +146,15 @@ def _unit_decay_section(results: ChapterResults, figures: dict[str, str]) -> lis
     blocks: list[Block] = [Heading(3, "Exercise 1: decay = 1")]
     reference = _reference(results.unit_decay)
     if reference is None:
-        return blocks + [Paragraph("Not run: no trace with decay = 1 was recorded.")]
-    predicted = plots.predicted_growth_factors()
+        return [*blocks, Paragraph("Not run: no trace with decay = 1 was recorded.")]
+    predicted = measures.predicted_growth_factors()
     rows = [["predicted", f"{predicted[0]:g}", f"{predicted[1]:g}", MISSING, MISSING]]
     for name, trace in results.unit_decay.items():
-        g1, g2 = plots.growth_factors(trace)
+        g1, g2 = measures.growth_factors(trace)
         last = trace.points[-1]
         rows.append([name, fmt(g1, "g"), fmt(g2, "g"), fmt(abs(last[0]), ".3g"), fmt(abs(last[1]), ".3g")])
     blocks += [
-        Paragraph(plots.unit_decay_explanation(reference)),
+        Paragraph(explain.unit_decay_explanation(reference)),
         Table(["backend", "x1 growth per step", "x2 growth per step", f"|x1| after {STEPS}", f"|x2| after {STEPS}"],
               rows),
     ]
@@ -163,14 +166,14 @@ def _rotated_section(results: ChapterResults, figures: dict[str, str]) -> list[B
     blocks: list[Block] = [Heading(3, "Exercise 2: the rotated problem")]
     aligned, rotated = _reference(results.traces), _reference(results.rotated)
     if aligned is None or rotated is None:
-        return blocks + [Paragraph("Not run: the axis-aligned or the rotated trace is missing.")]
+        return [*blocks, Paragraph("Not run: the axis-aligned or the rotated trace is missing.")]
     rows = []
     for name in _ordered_backends(results):
         a, r = results.traces.get(name), results.rotated.get(name)
-        rows.append([name, _point(a), fmt(plots.distance_to_optimum(a) if a else None, ".4g"),
-                     _point(r), fmt(plots.distance_to_optimum(r) if r else None, ".4g")])
+        rows.append([name, _point(a), fmt(measures.distance_to_optimum(a) if a else None, ".4g"),
+                     _point(r), fmt(measures.distance_to_optimum(r) if r else None, ".4g")])
     blocks += [
-        Paragraph(plots.rotation_explanation(aligned, rotated)),
+        Paragraph(explain.rotation_explanation(aligned, rotated)),
         Table(["backend", "axis-aligned: final point", "distance to optimum", "rotated: final point",
                "distance to optimum"], rows),
     ]
@@ -183,9 +186,9 @@ def _fashion_section(results: ChapterResults, figures: dict[str, str]) -> list[B
     if not results.fashion:
         reasons = [note for note in results.notes if "fashion" in note.lower()]
         why = " ".join(reasons) if reasons else "No Fashion-MNIST run was recorded (see the notes below)."
-        return blocks + [Paragraph(f"Not run. {why}")]
-    finals = plots.final_accuracies(results.fashion)
-    schedules = plots.schedule_order(results.fashion)
+        return [*blocks, Paragraph(f"Not run. {why}")]
+    finals = measures.final_accuracies(results.fashion)
+    schedules = measures.schedule_order(results.fashion)
     backends = [b for b in _ordered_backends(results) if any(b == key[0] for key in finals)]
     seconds = {(r.backend, r.schedule): r.seconds_per_epoch for r in results.fashion}
     epochs = max(len(r.epochs) for r in results.fashion)
@@ -252,7 +255,8 @@ def build_report(results: ChapterResults, figures: dict[str, str]) -> list[Block
     intro = (
         "polyprop defines RMSProp once, with no framework in it, and runs that one definition on each backend's "
         "tensors. This report repeats the RMSProp section of Dive into Deep Learning on every backend: the 2-D "
-        f"run on f(x) = 0.1 x1² + 2 x2² from ({START[0]:g}, {START[1]:g}) (lr {lr:g}, decay {decay:g}, eps {eps:g}, {STEPS} steps), "
+        f"run on f(x) = 0.1 x1² + 2 x2² from ({START[0]:g}, {START[1]:g}) "
+        f"(lr {lr:g}, decay {decay:g}, eps {eps:g}, {STEPS} steps), "
         f"which in the book prints {_code(D2L_LINE)}; linear regression on the NASA airfoil data with RMSProp "
         "from scratch and with each framework's own optimizer; and the section's four exercises."
     )
@@ -402,7 +406,7 @@ def _trace_json(trace: Trace) -> dict[str, Any]:
     return {
         "final": list(trace.final),
         "chapter_line": trace.chapter_line(),
-        "distance_to_optimum": plots.distance_to_optimum(trace),
+        "distance_to_optimum": measures.distance_to_optimum(trace),
         "points": trace.points.tolist(),
     }
 
@@ -410,10 +414,11 @@ def _trace_json(trace: Trace) -> dict[str, Any]:
 def results_json(results: ChapterResults) -> dict[str, Any]:
     """Every number of the report as plain JSON values (non-finite numbers as null)."""
     unit_decay = {
-        name: {**_trace_json(trace), "growth_factors": list(plots.growth_factors(trace))}
+        name: {**_trace_json(trace), "growth_factors": list(measures.growth_factors(trace))}
         for name, trace in results.unit_decay.items()
     }
     aligned, rotated = _reference(results.traces), _reference(results.rotated)
+    unit = _reference(results.unit_decay)
     both = aligned is not None and rotated is not None
     document = {
         "backends": results.backends,
@@ -421,24 +426,24 @@ def results_json(results: ChapterResults) -> dict[str, Any]:
         "chapter_config": {"learning_rate": CHAPTER_CONFIG.learning_rate, "decay": CHAPTER_CONFIG.decay,
                            "eps": CHAPTER_CONFIG.eps, "start": list(START), "steps": STEPS},
         "d2l_line": D2L_LINE,
-        "weights": plots.weights_summary(),
+        "weights": measures.weights_summary(),
         "traces": {name: _trace_json(trace) for name, trace in results.traces.items()},
         "rotated": {name: _trace_json(trace) for name, trace in results.rotated.items()},
-        "rotated_gradient_at_end": list(plots.gradient_at(rotated, grad_rotated)) if rotated is not None else None,
+        "rotated_gradient_at_end": list(measures.gradient_at(rotated, grad_rotated)) if rotated is not None else None,
         "unit_decay": unit_decay,
-        "unit_decay_predicted_growth_factors": list(plots.predicted_growth_factors()),
+        "unit_decay_predicted_growth_factors": list(measures.predicted_growth_factors()),
         "airfoil": [{**run._asdict(), "final_loss": run.final_loss} for run in results.airfoil],
         "decay_schedule": [{**run._asdict(), "final_loss": run.final_loss} for run in results.decay_schedule],
         "sweep": results.sweep,
         "fashion": results.fashion,
         "explanations": {
-            "unit_decay": plots.unit_decay_explanation(_reference(results.unit_decay))
-            if results.unit_decay else None,
-            "rotated": plots.rotation_explanation(aligned, rotated) if both else None,
+            "unit_decay": explain.unit_decay_explanation(unit) if unit is not None else None,
+            "rotated": explain.rotation_explanation(aligned, rotated) if both else None,
         },
         "notes": results.notes,
     }
-    return _jsonable(document)
+    plain: dict[str, Any] = _jsonable(document)
+    return plain
 
 
 # ---------------------------------------------------------------------------

@@ -12,13 +12,21 @@ from typing import Any
 from ..backends import framework_version
 from ..config import RMSPropConfig
 from .results import AirfoilRun, ChapterResults, DecaySweep, FashionRun
-from .trace import CHAPTER_CONFIG, grad_rotated, trace_2d
+from .trace import CHAPTER_CONFIG, Trace, grad_rotated, trace_2d
 
 UNIT_DECAY_CONFIG = CHAPTER_CONFIG.replace(decay=1.0, allow_unit_decay=True)
 """Exercise 1: decay = 1 from s = 0 (an experiment, so the opt-in is explicit)."""
 
 Progress = Callable[[str, int], Any]
 """``progress(description, total)`` returns a context manager whose value has ``update()``."""
+
+FRAMEWORK_NAMES = {"numpy": "NumPy"}
+"""How the report's notes spell a framework, where that is not its backend's name."""
+
+
+def rotation_traces(backend: str = "numpy") -> tuple[Trace, Trace]:
+    """Exercise 2's two runs on ``backend``: the chapter's axis-aligned problem and the 45-degree-rotated one."""
+    return trace_2d(backend), trace_2d(backend, gradient=grad_rotated)
 
 
 def run_chapter(
@@ -33,6 +41,7 @@ def run_chapter(
     from .airfoil import (
         AIRFOIL_CONFIG,
         decay_sweep,
+        has_native,
         train_native,
         train_scratch,
         warmup_decay,
@@ -48,14 +57,17 @@ def run_chapter(
     features, labels = load_airfoil(data_dir)
     steps_per_run = 2 * len(labels) // 10
     airfoil: list[AirfoilRun] = []
-    native_backends = [b for b in backends if b != "numpy"]
+    native_backends = [b for b in backends if has_native(b)]
     with bar("airfoil, scratch and native", steps_per_run * (len(backends) + len(native_backends))) as b:
         for name in backends:
             airfoil.append(train_scratch(name, features, labels, progress=b.update))
         for name in native_backends:
             airfoil.append(train_native(name, features, labels, progress=b.update))
-    if "numpy" in backends:
-        notes.append("NumPy has no RMSProp of its own: its airfoil row has no native run.")
+    notes.extend(
+        f"{FRAMEWORK_NAMES.get(b, b)} has no RMSProp of its own: its airfoil row has no native run."
+        for b in backends
+        if b not in native_backends
+    )
 
     schedule_config: RMSPropConfig = AIRFOIL_CONFIG.replace(decay=warmup_decay)
     sweep: list[DecaySweep] = []

@@ -14,6 +14,7 @@ from typing import Any, NamedTuple
 import numpy as np
 
 from ..config import RMSPropConfig
+from ..containers import Params
 from ..ops import Ops, Tensor
 from ..rmsprop import init, step
 from ..selection import get_ops
@@ -73,7 +74,7 @@ def trace_2d(
 ) -> Trace:
     """Run ``steps`` RMSProp steps on a 2-D function, each coordinate a 0-d tensor."""
     ops = get_ops(backend)
-    params = [ops.from_numpy(np.asarray(value, dtype=dtype)) for value in start]
+    params: Params = [ops.from_numpy(np.asarray(value, dtype=dtype)) for value in start]
     state = init(params, config, ops)
     points = [[float(ops.to_numpy(x)) for x in params]]
     for _ in range(steps):

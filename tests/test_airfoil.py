@@ -101,14 +101,17 @@ def d2l_rmsprop_reference(features, labels, seed=0):
 
 def test_initial_weights_are_d2ls_from_one_seed():
     w, b = initial_weights(0)
-    assert w.shape == (5, 1) and b.shape == (1,) and not b.any()
+    assert w.shape == (5, 1)
+    assert b.shape == (1,)
+    assert not b.any()
     np.testing.assert_array_equal(w, np.random.default_rng(0).normal(0.0, 0.01, (5, 1)))
     assert not np.array_equal(w, initial_weights(1)[0])
 
 
 def test_batch_order_is_a_fresh_permutation_each_epoch():
     order = batch_order(1500, 10, 2, seed=0)
-    assert len(order) == 300 and all(len(idx) == 10 for idx in order)
+    assert len(order) == 300
+    assert all(len(idx) == 10 for idx in order)
     first, second = np.concatenate(order[:150]), np.concatenate(order[150:])
     np.testing.assert_array_equal(np.sort(first), np.arange(1500))
     np.testing.assert_array_equal(np.sort(second), np.arange(1500))
@@ -127,7 +130,8 @@ def test_numpy_scratch_run_is_the_chapters_code(runs, airfoil):
     np.testing.assert_allclose(run.losses, d2l_rmsprop_reference(*airfoil), rtol=1e-12)
     assert LEAST_SQUARES <= run.final_loss < CHAPTER_HIGH
     assert run.losses[0] > run.final_loss
-    assert math.isfinite(run.seconds_per_epoch) and run.seconds_per_epoch >= 0
+    assert math.isfinite(run.seconds_per_epoch)
+    assert run.seconds_per_epoch >= 0
 
 
 @pytest.mark.parametrize("name", NATIVE)
@@ -197,7 +201,8 @@ def numpy_sweep(airfoil):
 
 
 def test_decay_sweep_gives_one_finite_loss_per_decay(numpy_sweep, runs):
-    assert numpy_sweep.backend == "numpy" and numpy_sweep.decays == list(SWEEP_DECAYS)
+    assert numpy_sweep.backend == "numpy"
+    assert numpy_sweep.decays == list(SWEEP_DECAYS)
     assert len(numpy_sweep.final_losses) == len(SWEEP_DECAYS)
     assert all(math.isfinite(loss) and LEAST_SQUARES <= loss < 0.3 for loss in numpy_sweep.final_losses)
     assert numpy_sweep.final_losses[SWEEP_DECAYS.index(0.9)] == runs("scratch", "numpy").final_loss
@@ -208,7 +213,8 @@ def test_decay_0_9_beats_both_extremes(numpy_sweep):
     so its steps stay too large for hundreds of steps.  At seed 0: 0.2507, 0.2455, 0.2507.
     Over 30 seeds 0.9 beat 0.999 in 30 and beat 0 in 26, so only seed 0 is asserted."""
     loss = dict(zip(numpy_sweep.decays, numpy_sweep.final_losses))
-    assert loss[0.9] < loss[0.0] and loss[0.9] < loss[0.999]
+    assert loss[0.9] < loss[0.0]
+    assert loss[0.9] < loss[0.999]
 
 
 def test_decay_sweep_on_another_backend_matches_numpy(airfoil, numpy_sweep):
@@ -225,7 +231,8 @@ def test_warmup_decay_rises_from_0_5_to_0_99_over_300_steps():
     assert warmup_decay(300) == pytest.approx(0.99)
     assert warmup_decay(10_000) == 0.99
     values = [warmup_decay(t) for t in range(400)]
-    assert values == sorted(values) and all(0 <= v < 1 for v in values)
+    assert values == sorted(values)
+    assert all(0 <= v < 1 for v in values)
 
 
 @pytest.mark.parametrize("name", polyprop.BACKENDS)

@@ -1,4 +1,4 @@
-"""Smoke tests of benchmarks/train.py and benchmarks/report.py: they run and write whole files.
+"""Smoke tests of benchmarks/train.py and benchmarks/report/: they run and write whole files.
 
 No timing is asserted anywhere: only that times are positive, losses finite, and
 the generated README and plot have their parts.  Nothing here writes into benchmarks/.
@@ -13,6 +13,9 @@ import pathlib
 import pytest
 
 from benchmarks import report, step, train
+from benchmarks.report import cli as report_cli
+from benchmarks.report import run as report_run
+from benchmarks.report import summary as report_summary
 from conftest import require_path
 from polyprop.chapter.data import AIRFOIL_FILE
 
@@ -41,7 +44,8 @@ def train_result(**overrides: object) -> dict:
          "sec_per_epoch_median": None, "sec_per_epoch_min": None, "final_loss": None,
          "error": "skipped: torch is not installed"},
     ]
-    settings = {"backends": ["numpy", "torch"], "epochs": 1, "repeats": 1, "dtype": "float32", "seed": 0, "batch_size": 10}
+    settings = {"backends": ["numpy", "torch"], "epochs": 1, "repeats": 1, "dtype": "float32", "seed": 0,
+                "batch_size": 10}
     result = {"machine": step.machine_info(), "settings": settings, "rows": rows}
     result.update(overrides)
     return result
@@ -71,12 +75,18 @@ def test_train_numpy_one_epoch_gives_a_positive_time_and_the_chapters_loss(capsy
     argv = ["--backend", "numpy", "--epochs", "1", "--repeats", "1", "--json", "--data-dir", str(data)]
     assert train.main(argv) == 0
     result = json.loads(capsys.readouterr().out)
-    assert result["machine"]["cpu"] and result["settings"]["epochs"] == 1
+    assert result["machine"]["cpu"]
+    assert result["settings"]["epochs"] == 1
     rows = {row["mode"]: row for row in result["rows"]}
     scratch = rows["scratch"]
-    assert scratch["backend"] == "numpy" and scratch["dtype"] == "float32" and scratch["error"] is None
-    assert scratch["repeats"] == 1 and scratch["sec_per_epoch_median"] > 0 and scratch["sec_per_epoch_min"] > 0
-    assert math.isfinite(scratch["final_loss"]) and LEAST_SQUARES < scratch["final_loss"] < 1
+    assert scratch["backend"] == "numpy"
+    assert scratch["dtype"] == "float32"
+    assert scratch["error"] is None
+    assert scratch["repeats"] == 1
+    assert scratch["sec_per_epoch_median"] > 0
+    assert scratch["sec_per_epoch_min"] > 0
+    assert math.isfinite(scratch["final_loss"])
+    assert LEAST_SQUARES < scratch["final_loss"] < 1
     assert scratch["ratio_to_native"] is None
     assert "no native optimizer" in rows["native"]["error"]
     assert rows["native"]["sec_per_epoch_median"] is None
@@ -94,7 +104,9 @@ def test_train_missing_framework_gives_skipped_rows_not_a_crash(monkeypatch):
 
 def test_train_table_names_every_row():
     text = train.format_table(train_result())
-    assert "numpy" in text and "no native optimizer" in text and "skipped: torch" in text
+    assert "numpy" in text
+    assert "no native optimizer" in text
+    assert "skipped: torch" in text
 
 
 # --------------------------------------------------------------------------------------
@@ -108,7 +120,8 @@ def step_json(tmp_path_factory) -> pathlib.Path:
     import io
 
     buffer = io.StringIO()
-    argv = ["--backend", "numpy", "--sizes", "1e3", "model", "--dtype", "float32", "--repeats", "2", "--warmup", "1", "--json"]
+    argv = ["--backend", "numpy", "--sizes", "1e3", "model", "--dtype", "float32", "--repeats", "2", "--warmup", "1",
+            "--json"]
     with contextlib.redirect_stdout(buffer):
         assert step.main(argv) == 0
     path = tmp_path_factory.mktemp("step") / "step.json"
@@ -127,7 +140,8 @@ def test_report_from_json_writes_the_readme_and_a_png(tmp_path, step_json):
     assert (out / "step_time.png").read_bytes().startswith(PNG_MAGIC)
     text = (out / "README.md").read_text()
     machine = json.loads(step_json.read_text())["machine"]
-    assert f"**Machine:** {machine['cpu']}" in text and "**Triad**" in text
+    assert f"**Machine:** {machine['cpu']}" in text
+    assert "**Triad**" in text
     for heading in ("## Summary: fastest polyprop path / native", "## Targets", "## All step rows",
                     "## Training: the chapter's airfoil run", "## Running it", "## What is compared", "## Columns"):
         assert heading in text
@@ -136,7 +150,8 @@ def test_report_from_json_writes_the_readme_and_a_png(tmp_path, step_json):
     assert "| numpy | float32 | model | polyprop.step (plain path, the baseline) |" in text
     assert "| numpy | model float32 | fastest polyprop / native | ≤ 1.00 |" in text
     assert "| torch | 1e7 float32 | fastest polyprop / native | ≤ 0.90 | - | - | no data |" in text
-    assert "no native optimizer" in text and "![step time](step_time.png)" in text
+    assert "no native optimizer" in text
+    assert "![step time](step_time.png)" in text
     assert "python -m benchmarks.report --backend numpy torch --sizes 1e3 model --dtype float32 --repeats 2" in text
     assert (ROOT / "benchmarks" / "README.md").read_bytes() == real_readme
 
@@ -145,20 +160,23 @@ def test_summary_takes_the_fastest_polyprop_row_and_its_own_native():
     rows = [
         step_row("tensorflow", "keras RMSprop eager", "native", 0.020),
         step_row("tensorflow", "keras RMSprop tf.function(jit_compile)", "native", 0.010),
-        step_row("tensorflow", "polyprop RMSprop eager", "polyprop", 0.019, ratio_to_native=0.95, native="keras RMSprop eager"),
+        step_row("tensorflow", "polyprop RMSprop eager", "polyprop", 0.019, ratio_to_native=0.95,
+                 native="keras RMSprop eager"),
         step_row("tensorflow", "polyprop.fast_step jit", "polyprop", 0.008, ratio_to_native=0.8,
                  native="keras RMSprop tf.function(jit_compile)", triad_share=0.5),
         step_row("mxnet", "mx.nd.rmsprop_update (fused)", "native", 0.010),
-        step_row("mxnet", "polyprop.fast_step", "polyprop", 0.012, ratio_to_native=1.2, native="mx.nd.rmsprop_update (fused)"),
+        step_row("mxnet", "polyprop.fast_step", "polyprop", 0.012, ratio_to_native=1.2,
+                 native="mx.nd.rmsprop_update (fused)"),
         step_row("jax", "optax.rmsprop jit", "native", 0.010),
         step_row("jax", "polyprop.fast_step jit", "polyprop", None, error="RuntimeError: no donation"),
     ]
-    summary = {(e["backend"], e["case"]): e for e in report.summary_rows({"rows": rows})}
+    summary = {(e["backend"], e["case"]): e for e in report_summary.summary_rows({"rows": rows})}
     tf = summary["tensorflow", "1e7"]
     assert tf["fastest"]["variant"] == "polyprop.fast_step jit"
     assert tf["native"]["variant"] == "keras RMSprop tf.function(jit_compile)"
-    assert summary["jax", "1e7"]["fastest"] is None and summary["jax", "1e7"]["errors"]
-    targets = {(t["backend"], t["measure"], t["case"]): t for t in report.target_rows(list(summary.values()))}
+    assert summary["jax", "1e7"]["fastest"] is None
+    assert summary["jax", "1e7"]["errors"]
+    targets = {(t["backend"], t["measure"], t["case"]): t for t in report_summary.target_rows(list(summary.values()))}
     assert targets["tensorflow", "ratio", "1e7"]["status"] == "met"
     assert targets["tensorflow", "triad", "1e7"]["status"] == "not met"
     assert targets["mxnet", "ratio", "1e7"]["status"] == "not met"
@@ -180,18 +198,18 @@ def test_report_runs_both_benchmarks_and_saves_their_json(tmp_path):
 
 
 def test_json_output_is_found_after_other_printing():
-    assert report.parse_json_output('a warning\n{\n  "rows": []\n}\n') == {"rows": []}
+    assert report_run.parse_json_output('a warning\n{\n  "rows": []\n}\n') == {"rows": []}
 
 
 @pytest.mark.parametrize(
-    "module,argv,option",
+    ("module", "argv", "option"),
     [
         (train, ["--epochs", "0"], "--epochs"),
         (train, ["--repeats", "-1"], "--repeats"),
         (train, ["--dtype", "float16"], "--dtype"),
-        (report, ["--train-repeats", "0"], "--train-repeats"),
-        (report, ["--from-json", "step.json"], "--from-json"),
-        (report, ["--from-json", "a.json", "b.json", "--sizes", "1e3"], "--sizes"),
+        (report_cli, ["--train-repeats", "0"], "--train-repeats"),
+        (report_cli, ["--from-json", "step.json"], "--from-json"),
+        (report_cli, ["--from-json", "a.json", "b.json", "--sizes", "1e3"], "--sizes"),
     ],
 )
 def test_bad_arguments_are_argparse_errors_naming_the_option(module, argv, option, capsys):

@@ -35,13 +35,15 @@ def test_trace_json_has_the_path(capsys):
     payload = json.loads(capsys.readouterr().out)
     numpy_run = payload["backends"]["numpy"]
     assert numpy_run["line"] == CHAPTER_LINE
-    assert numpy_run["points"][0] == [-5.0, -2.0] and len(numpy_run["points"]) == 21
+    assert numpy_run["points"][0] == [-5.0, -2.0]
+    assert len(numpy_run["points"]) == 21
 
 
 def test_parity_json_reports_each_backend_within_tolerance(capsys):
     code = main(["parity", "--backend", "all", "--variant", "everything", "--steps", "30", "--json"])
     payload = json.loads(capsys.readouterr().out)
-    assert code == 0 and payload["ok"] is True
+    assert code == 0
+    assert payload["ok"] is True
     installed = [b for b, v in polyprop.available_backends().items() if v]
     assert list(payload["summary"]) == installed
     for name, row in payload["summary"].items():
@@ -50,7 +52,7 @@ def test_parity_json_reports_each_backend_within_tolerance(capsys):
 
 
 @pytest.mark.parametrize(
-    "argv,message",
+    ("argv", "message"),
     [
         (["trace", "--backend", "pytorch"], "unknown backend 'pytorch'; known backends: numpy, torch"),
         (["parity", "--backend", "numpy", "--variant", "adam"], "unknown variant 'adam'"),
@@ -103,13 +105,15 @@ def test_airfoil_prints_the_chapter_line_per_backend(capsys):
     out = capsys.readouterr().out
     line = next(line for line in out.splitlines() if line.startswith("numpy"))
     loss = float(line.split("loss:")[1].split(",")[0])
-    assert 0.22 < loss < 0.27 and "sec/epoch" in line
+    assert 0.22 < loss < 0.27
+    assert "sec/epoch" in line
 
 
 def test_airfoil_without_data_exits_2_and_says_where_to_put_the_file(tmp_path, capsys):
     assert main(["airfoil", "--backend", "numpy", "--data-dir", str(tmp_path)]) == 2
     err = capsys.readouterr().err
-    assert str(tmp_path) in err and "airfoil_self_noise.dat" in err
+    assert str(tmp_path) in err
+    assert "airfoil_self_noise.dat" in err
 
 
 def test_chapter_writes_the_report(tmp_path, capsys):
@@ -124,6 +128,7 @@ def test_chapter_writes_the_report(tmp_path, capsys):
     assert code == 0, out
     assert f"numpy       {CHAPTER_LINE}" in out
     index = tmp_path / "report" / "index.html"
-    assert index.exists() and (tmp_path / "report" / "index.md").exists()
+    assert index.exists()
+    assert (tmp_path / "report" / "index.md").exists()
     results = json.loads((tmp_path / "report" / "results.json").read_text())
     assert results

@@ -25,8 +25,8 @@ from polyprop.chapter.data import (
     AIRFOIL_SHA1,
     AIRFOIL_URL,
     DATA_DIR_ENV,
-    ChecksumMismatch,
-    DataUnavailable,
+    ChecksumMismatchError,
+    DataUnavailableError,
     airfoil_path,
     load_airfoil,
     standardize,
@@ -87,7 +87,8 @@ def files_in(folder: pathlib.Path) -> list[str]:
 
 def test_load_from_data_dir_gives_d2l_shapes(shared_dir, no_network):
     features, labels = load_airfoil(shared_dir)
-    assert features.shape == (1500, 5) and labels.shape == (1500,)
+    assert features.shape == (1500, 5)
+    assert labels.shape == (1500,)
     assert features.dtype == labels.dtype == np.float64
 
 
@@ -96,7 +97,8 @@ def test_load_from_environment_variable(shared_dir, no_network, monkeypatch, tmp
     monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path))
     assert airfoil_path() == shared_dir / AIRFOIL_FILE
     features, labels = load_airfoil()
-    assert features.shape == (1500, 5) and labels.shape == (1500,)
+    assert features.shape == (1500, 5)
+    assert labels.shape == (1500,)
     assert files_in(tmp_path) == []  # the cache is not touched
 
 
@@ -121,7 +123,8 @@ def test_first_row_against_a_hand_computation(shared_dir):
     """z = (x - mean) / pstdev per column, with Python's statistics module instead of numpy."""
     text = (shared_dir / AIRFOIL_FILE).read_text()
     rows = [[float(v) for v in line.split("\t")] for line in text.splitlines()]
-    assert len(rows) == 1503 and rows[0] == FIRST_ROW
+    assert len(rows) == 1503
+    assert rows[0] == FIRST_ROW
     columns = list(zip(*rows))
     by_hand = [(rows[0][j] - statistics.fmean(c)) / statistics.pstdev(c) for j, c in enumerate(columns)]
     features, labels = load_airfoil(shared_dir, n=1)
@@ -141,10 +144,11 @@ def test_n_selects_the_first_rows_of_the_standardised_data(shared_dir):
 
 
 def test_missing_file_names_the_folder_and_the_url(tmp_path, no_network):
-    with pytest.raises(DataUnavailable) as caught:
+    with pytest.raises(DataUnavailableError) as caught:
         airfoil_path(tmp_path)
     message = str(caught.value)
-    assert str(tmp_path / AIRFOIL_FILE) in message and AIRFOIL_URL in message
+    assert str(tmp_path / AIRFOIL_FILE) in message
+    assert AIRFOIL_URL in message
     assert isinstance(caught.value, FileNotFoundError)  # the command line reports these as errors
 
 
@@ -153,10 +157,12 @@ def test_modified_copy_is_rejected_naming_both_hashes(good_bytes, tmp_path, no_n
     modified[3] = ord("1")  # 800 -> 801 Hz in the first row
     (tmp_path / AIRFOIL_FILE).write_bytes(bytes(modified))
     actual = data.sha1_of(bytes(modified))
-    with pytest.raises(ChecksumMismatch) as caught:
+    with pytest.raises(ChecksumMismatchError) as caught:
         load_airfoil(tmp_path)
     message = str(caught.value)
-    assert AIRFOIL_SHA1 in message and actual in message and str(tmp_path / AIRFOIL_FILE) in message
+    assert AIRFOIL_SHA1 in message
+    assert actual in message
+    assert str(tmp_path / AIRFOIL_FILE) in message
     assert (caught.value.expected, caught.value.actual) == (AIRFOIL_SHA1, actual)
     assert (tmp_path / AIRFOIL_FILE).read_bytes() == bytes(modified)  # the user's file is kept
 
@@ -164,9 +170,10 @@ def test_modified_copy_is_rejected_naming_both_hashes(good_bytes, tmp_path, no_n
 def test_truncated_copy_is_rejected_by_its_hash(good_bytes, tmp_path, no_network):
     truncated = good_bytes[: len(good_bytes) // 2]
     (tmp_path / AIRFOIL_FILE).write_bytes(truncated)
-    with pytest.raises(ChecksumMismatch, match="truncated") as caught:
+    with pytest.raises(ChecksumMismatchError, match="truncated") as caught:
         load_airfoil(tmp_path)
-    assert data.sha1_of(truncated) in str(caught.value) and AIRFOIL_SHA1 in str(caught.value)
+    assert data.sha1_of(truncated) in str(caught.value)
+    assert AIRFOIL_SHA1 in str(caught.value)
 
 
 # --- the cache and the download -------------------------------------------------------------
@@ -180,23 +187,25 @@ def test_download_is_verified_and_cached_atomically(good_bytes, serve, tmp_path)
     assert path.read_bytes() == good_bytes
     assert files_in(cache) == [AIRFOIL_FILE]  # no temporary file left behind
     assert calls == [(AIRFOIL_URL, data.DOWNLOAD_TIMEOUT_S)]
-    features, labels = load_airfoil(cache_dir=cache)  # now served from the cache
-    assert features.shape == (1500, 5) and len(calls) == 1
+    features, _ = load_airfoil(cache_dir=cache)  # now served from the cache
+    assert features.shape == (1500, 5)
+    assert len(calls) == 1
 
 
 def test_wrong_download_is_rejected_and_nothing_is_left(serve, tmp_path):
     serve(b"<html>Access denied</html>")
     cache = tmp_path / "cache"
-    with pytest.raises(ChecksumMismatch) as caught:
+    with pytest.raises(ChecksumMismatchError) as caught:
         airfoil_path(cache_dir=cache)
-    assert AIRFOIL_SHA1 in str(caught.value) and AIRFOIL_URL in str(caught.value)
+    assert AIRFOIL_SHA1 in str(caught.value)
+    assert AIRFOIL_URL in str(caught.value)
     assert files_in(cache) == []
 
 
 def test_offline_names_the_url_the_cache_path_and_the_alternatives(serve, tmp_path):
     serve(urllib.error.URLError("no route to host"))
     cache = tmp_path / "cache"
-    with pytest.raises(DataUnavailable) as caught:
+    with pytest.raises(DataUnavailableError) as caught:
         airfoil_path(cache_dir=cache)
     message = str(caught.value)
     for part in (AIRFOIL_URL, str(cache / AIRFOIL_FILE), "--data-dir", DATA_DIR_ENV, "no route to host"):
@@ -206,7 +215,7 @@ def test_offline_names_the_url_the_cache_path_and_the_alternatives(serve, tmp_pa
 
 def test_a_timeout_is_reported_like_being_offline(serve, tmp_path):
     serve(TimeoutError("timed out"))
-    with pytest.raises(DataUnavailable, match="timed out"):
+    with pytest.raises(DataUnavailableError, match="timed out"):
         airfoil_path(cache_dir=tmp_path)
 
 
@@ -219,21 +228,23 @@ def test_bad_cached_file_is_replaced_by_a_verified_download(good_bytes, serve, t
     (tmp_path / AIRFOIL_FILE).write_bytes(good_bytes[:100])
     calls = serve(good_bytes)
     assert airfoil_path(cache_dir=tmp_path).read_bytes() == good_bytes
-    assert len(calls) == 1 and files_in(tmp_path) == [AIRFOIL_FILE]
+    assert len(calls) == 1
+    assert files_in(tmp_path) == [AIRFOIL_FILE]
 
 
 def test_bad_cached_file_is_never_used_offline(good_bytes, serve, tmp_path):
     bad = good_bytes[:100]
     (tmp_path / AIRFOIL_FILE).write_bytes(bad)
     serve(urllib.error.URLError("offline"))
-    with pytest.raises(DataUnavailable) as caught:
+    with pytest.raises(DataUnavailableError) as caught:
         airfoil_path(cache_dir=tmp_path)
-    assert data.sha1_of(bad) in str(caught.value) and AIRFOIL_SHA1 in str(caught.value)
+    assert data.sha1_of(bad) in str(caught.value)
+    assert AIRFOIL_SHA1 in str(caught.value)
     assert (tmp_path / AIRFOIL_FILE).read_bytes() == bad  # not deleted either
 
 
 def test_download_false_never_touches_the_network(no_network, tmp_path):
-    with pytest.raises(DataUnavailable, match="downloading is off"):
+    with pytest.raises(DataUnavailableError, match="downloading is off"):
         airfoil_path(cache_dir=tmp_path, download=False)
 
 

@@ -12,6 +12,7 @@ from __future__ import annotations
 import gzip
 import hashlib
 import io
+import itertools
 import json
 import math
 import subprocess
@@ -30,8 +31,8 @@ from polyprop.chapter import fashion
 from polyprop.chapter.fashion import (
     FILES,
     SCHEDULES,
-    FashionDataCorrupt,
-    FashionDataMissing,
+    FashionDataCorruptError,
+    FashionDataMissingError,
     load_fashion_mnist,
     make_schedule,
     read_idx,
@@ -54,7 +55,7 @@ def _installed_folder() -> Path:
     """The folder the loader would use, without downloading; skips when there is none."""
     try:
         return fashion.find_fashion_mnist(download=False)
-    except FashionDataMissing as error:
+    except FashionDataMissingError as error:
         require_path(fashion.DEBIAN_DIR, f"Fashion-MNIST ({error})")
         raise
 
@@ -109,12 +110,15 @@ def nowhere(tmp_path, monkeypatch):
 
 def test_full_set_sizes_and_first_label(full):
     folder = _installed_folder()
-    assert full.train_images.shape == (60000, 784) and full.test_images.shape == (10000, 784)
-    assert full.train_labels.shape == (60000,) and full.test_labels.shape == (10000,)
+    assert full.train_images.shape == (60000, 784)
+    assert full.test_images.shape == (10000, 784)
+    assert full.train_labels.shape == (60000,)
+    assert full.test_labels.shape == (10000,)
     # Read the first training label independently: 8 header bytes (magic, count), then labels.
     with gzip.open(folder / FILES["train_labels"].name, "rb") as stream:
         header = stream.read(9)
-    assert int.from_bytes(header[:4], "big") == 2049 and int.from_bytes(header[4:8], "big") == 60000
+    assert int.from_bytes(header[:4], "big") == 2049
+    assert int.from_bytes(header[4:8], "big") == 60000
     assert full.train_labels[0] == header[8] == 9  # the first training image is an ankle boot
     with gzip.open(folder / FILES["train_images"].name, "rb") as stream:
         first_image = np.frombuffer(stream.read(16 + 784)[16:], dtype=np.uint8)
@@ -124,10 +128,12 @@ def test_full_set_sizes_and_first_label(full):
 
 
 def test_subset_is_the_first_images_with_dtypes_and_ranges(small, full):
-    assert small.train_images.shape == (LIMIT, 784) and small.test_images.shape == (LIMIT, 784)
+    assert small.train_images.shape == (LIMIT, 784)
+    assert small.test_images.shape == (LIMIT, 784)
     for images in (small.train_images, small.test_images):
         assert images.dtype == np.float32
-        assert images.min() == 0.0 and images.max() == 1.0
+        assert images.min() == 0.0
+        assert images.max() == 1.0
     for labels in (small.train_labels, small.test_labels):
         assert labels.dtype == np.int64
         assert set(np.unique(labels)) == set(range(10))
@@ -148,7 +154,7 @@ def test_search_order_data_dir_then_environment(tiny_dir, nowhere, monkeypatch, 
     assert fashion.find_fashion_mnist(download=False) == tiny_dir
     other = tmp_path / "other"
     other.mkdir()
-    with pytest.raises(FashionDataMissing, match="data_dir names .*other.*lacks train-images"):
+    with pytest.raises(FashionDataMissingError, match=r"data_dir names .*other.*lacks train-images"):
         fashion.find_fashion_mnist(other, download=False)
 
 
@@ -164,9 +170,10 @@ def test_offline_and_missing_says_how_to_install(nowhere, monkeypatch):
         raise urllib.error.URLError("no network")
 
     monkeypatch.setattr(urllib.request, "urlopen", offline)
-    with pytest.raises(FashionDataMissing, match="dataset-fashion-mnist") as caught:
+    with pytest.raises(FashionDataMissingError, match="dataset-fashion-mnist") as caught:
         load_fashion_mnist(cache_dir=nowhere)
-    assert "no network" in str(caught.value) and FILES["train_images"].name in str(caught.value)
+    assert "no network" in str(caught.value)
+    assert FILES["train_images"].name in str(caught.value)
     assert list(nowhere.iterdir()) == []  # no partial file left behind
 
 
@@ -177,7 +184,7 @@ def test_download_checks_md5_and_moves_into_place(tmp_path, monkeypatch):
     fashion.download_file("http://example/file.gz", target, hashlib.md5(payload).hexdigest())
     assert target.read_bytes() == payload
     other = tmp_path / "cache" / "other.gz"
-    with pytest.raises(FashionDataCorrupt, match="MD5 .* differs from the published 0{32}"):
+    with pytest.raises(FashionDataCorruptError, match=r"MD5 .* differs from the published 0{32}"):
         fashion.download_file("http://example/other.gz", other, "0" * 32)
     assert sorted(p.name for p in target.parent.iterdir()) == ["file.gz"]
 
@@ -192,7 +199,7 @@ def test_published_md5s_are_those_of_the_fashion_mnist_readme():
 def test_truncated_gzip_is_an_error_naming_the_file(tiny_dir):
     labels = tiny_dir / FILES["train_labels"].name
     labels.write_bytes(labels.read_bytes()[:-12])
-    with pytest.raises(FashionDataCorrupt, match=f"{labels.name}.*truncated or corrupt"):
+    with pytest.raises(FashionDataCorruptError, match=f"{labels.name}.*truncated or corrupt"):
         load_fashion_mnist(tiny_dir)
 
 
@@ -200,7 +207,7 @@ def test_truncated_real_file_is_an_error_naming_it(tmp_path):
     source = _installed_folder() / FILES["test_labels"].name
     copy = tmp_path / source.name
     copy.write_bytes(source.read_bytes()[: source.stat().st_size // 2])
-    with pytest.raises(FashionDataCorrupt, match=f"{copy.name}.*cannot be decompressed"):
+    with pytest.raises(FashionDataCorruptError, match=f"{copy.name}.*cannot be decompressed"):
         read_idx(copy, 2049)
 
 
@@ -208,16 +215,16 @@ def test_idx_shorter_than_its_header_promises_is_rejected(tmp_path):
     path = tmp_path / "short.gz"
     header = (2049).to_bytes(4, "big") + (10).to_bytes(4, "big")
     path.write_bytes(gzip.compress(header + bytes(7)))
-    with pytest.raises(FashionDataCorrupt, match=r"short.gz: 15 bytes .* shape \(10,\), i.e. 18 bytes"):
+    with pytest.raises(FashionDataCorruptError, match=r"short.gz: 15 bytes .* shape \(10,\), i.e. 18 bytes"):
         read_idx(path, 2049)
 
 
 def test_wrong_magic_number_is_rejected(tiny_dir):
     images = tiny_dir / FILES["test_images"].name
     _write_idx(images, np.zeros(5), magic=2049)  # a label file where images belong
-    with pytest.raises(FashionDataCorrupt, match=f"{images.name}: magic number 2049, expected 2051"):
+    with pytest.raises(FashionDataCorruptError, match=f"{images.name}: magic number 2049, expected 2051"):
         load_fashion_mnist(tiny_dir)
-    with pytest.raises(FashionDataCorrupt, match="magic number"):
+    with pytest.raises(FashionDataCorruptError, match="magic number"):
         read_idx(_plain(tiny_dir / "float.gz", (0x0D01).to_bytes(4, "big") + (0).to_bytes(4, "big")))
 
 
@@ -229,13 +236,13 @@ def _plain(path: Path, raw: bytes) -> Path:
 def test_file_that_is_not_gzip_is_rejected(tmp_path):
     path = tmp_path / "train-labels-idx1-ubyte.gz"
     path.write_bytes(b"<html>not found</html>")
-    with pytest.raises(FashionDataCorrupt, match="train-labels-idx1-ubyte.gz: cannot be decompressed"):
+    with pytest.raises(FashionDataCorruptError, match=r"train-labels-idx1-ubyte.gz: cannot be decompressed"):
         read_idx(path)
 
 
 def test_labels_out_of_range_are_rejected(tiny_dir):
     _write_idx(tiny_dir / FILES["test_labels"].name, np.array([0, 1, 2, 3, 10]))
-    with pytest.raises(FashionDataCorrupt, match="label 10 is not in 0..9"):
+    with pytest.raises(FashionDataCorruptError, match=r"label 10 is not in 0..9"):
         load_fashion_mnist(tiny_dir)
 
 
@@ -256,11 +263,13 @@ def test_step_schedule_divides_by_ten_at_half_and_three_quarters():
 
 def test_cosine_schedule_goes_from_lr0_to_zero():
     lr = make_schedule("cosine", 0.01, 100)
-    assert lr(0) == 0.01 and lr(50) == pytest.approx(0.005, abs=1e-15)
-    assert lr(100) == pytest.approx(0.0, abs=1e-15) and lr(150) == lr(100)
+    assert lr(0) == 0.01
+    assert lr(50) == pytest.approx(0.005, abs=1e-15)
+    assert lr(100) == pytest.approx(0.0, abs=1e-15)
+    assert lr(150) == lr(100)
     assert lr(25) == pytest.approx(0.01 * (1 + math.cos(math.pi / 4)) / 2, rel=1e-15)
     values = [lr(t) for t in range(101)]
-    assert all(a > b for a, b in zip(values, values[1:]))
+    assert all(a > b for a, b in itertools.pairwise(values))
 
 
 def test_schedules_differ_where_they_should():
@@ -309,7 +318,9 @@ def test_log_softmax_is_stable_for_huge_logits():
 
 def test_numpy_trains_well_above_chance(numpy_runs, small):
     for name, run in numpy_runs.items():
-        assert run.backend == "numpy" and run.schedule == name and run.epochs == [1, 2]
+        assert run.backend == "numpy"
+        assert run.schedule == name
+        assert run.epochs == [1, 2]
         assert run.test_accuracy[-1] > ACCURACY_FLOOR
         assert run.train_loss[1] < run.train_loss[0] < math.log(10)
     assert numpy_runs["constant"].test_accuracy == pytest.approx([0.666, 0.715], abs=ACCURACY_TOLERANCE)
@@ -324,7 +335,8 @@ def test_every_backend_trains_like_numpy(name, small, numpy_runs):
     for schedule in ("constant", "cosine"):
         run = train_fashion(name, small, schedule=schedule, epochs=EPOCHS)
         reference = numpy_runs[schedule]
-        assert run.backend == name and run.epochs == [1, 2]
+        assert run.backend == name
+        assert run.epochs == [1, 2]
         assert run.test_accuracy[-1] > ACCURACY_FLOOR
         np.testing.assert_allclose(run.test_accuracy, reference.test_accuracy, atol=ACCURACY_TOLERANCE)
         np.testing.assert_allclose(run.train_loss, reference.train_loss, rtol=LOSS_RTOL)
@@ -335,7 +347,8 @@ def test_progress_is_called_once_per_minibatch(tiny_dir):
     calls = []
     run = train_fashion("numpy", data, epochs=3, batch_size=5, progress=lambda: calls.append(1))
     assert len(calls) == 3 * 3  # 12 examples in batches of 5, 5 and 2
-    assert run.epochs == [1, 2, 3] and len(run.test_accuracy) == len(run.train_loss) == 3
+    assert run.epochs == [1, 2, 3]
+    assert len(run.test_accuracy) == len(run.train_loss) == 3
     assert run.seconds_per_epoch >= 0
 
 

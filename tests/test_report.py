@@ -9,8 +9,9 @@ from pathlib import Path
 
 import pytest
 
-from polyprop.chapter import plots, report
+from polyprop.chapter import explain, plots, report
 from polyprop.chapter.results import AirfoilRun, ChapterResults, DecaySweep, FashionRun
+from polyprop.chapter.run import UNIT_DECAY_CONFIG
 from polyprop.chapter.trace import grad_rotated, trace_2d
 
 D2L_LINE = "epoch 20, x1: -0.010599, x2: 0.000000"
@@ -21,7 +22,7 @@ NOTES = ["NumPy has no RMSProp of its own: its airfoil row has no native run.",
 class _Page(HTMLParser):
     """Image sources, table count and visible text of an HTML page; checks that tags close in order."""
 
-    VOID = {"meta", "img", "br", "hr", "link"}
+    VOID = frozenset({"meta", "img", "br", "hr", "link"})
 
     def __init__(self) -> None:
         super().__init__()
@@ -38,7 +39,8 @@ class _Page(HTMLParser):
             self.open.append(tag)
 
     def handle_endtag(self, tag):
-        assert self.open and self.open.pop() == tag, f"</{tag}> closes nothing"
+        assert self.open, f"</{tag}> closes nothing"
+        assert self.open.pop() == tag, f"</{tag}> closes nothing"
 
     def handle_data(self, data):
         self.text.append(data)
@@ -57,7 +59,7 @@ def _results(with_fashion: bool = False, **changes) -> ChapterResults:
     names = ["numpy", "torch"]
     aligned = trace_2d("numpy")
     rotated = trace_2d("numpy", gradient=grad_rotated)
-    unit = trace_2d("numpy", config=plots.UNIT_DECAY_CONFIG)
+    unit = trace_2d("numpy", config=UNIT_DECAY_CONFIG)
     epochs = [0.4, 0.8, 1.2, 1.6, 2.0]
     results = ChapterResults(
         backends=names,
@@ -137,7 +139,7 @@ def test_report_names_versions_exercises_and_notes(written):
             assert note in document
         for exercise in range(1, 5):
             assert f"Exercise {exercise}" in document
-        assert plots.rotation_explanation(trace_2d("numpy"), trace_2d("numpy", gradient=grad_rotated)) in document
+        assert explain.rotation_explanation(trace_2d("numpy"), trace_2d("numpy", gradient=grad_rotated)) in document
         assert "x1 by 1 − 400·0.2 = -79" in document
         assert "Not run. Exercise 3 (Fashion-MNIST) skipped: no files in /nowhere/fashion" in document
     assert "| numpy | 0.2441 | 0.2478 | 0.0633 |" in markdown  # exercise 4: constant vs scheduled decay
@@ -154,7 +156,8 @@ def test_results_json_holds_every_number(written):
     assert data["unit_decay"]["numpy"]["growth_factors"] == pytest.approx([-79.0, -1599.0])
     assert [run["final_loss"] for run in data["airfoil"]] == [0.24412, 0.24571, 0.24318]
     assert data["sweep"][0]["decays"] == [0.5, 0.9, 0.999]
-    assert data["fashion"] == [] and data["notes"] == NOTES
+    assert data["fashion"] == []
+    assert data["notes"] == NOTES
     assert [row["gamma"] for row in data["weights"]] == [0.95, 0.9, 0.8, 0.7]
 
 
@@ -165,7 +168,8 @@ def test_fashion_results_give_a_table_per_backend_and_schedule(tmp_path):
     markdown = (tmp_path / "index.md").read_text(encoding="utf-8")
     assert "| backend | constant lr | step lr | cosine lr | s/epoch (slowest schedule) |" in markdown
     assert "| numpy | 0.851 | 0.863 | 0.870 | 3.5 |" in markdown
-    assert "](fashion.png)" in markdown and (tmp_path / "fashion.png").is_file()
+    assert "](fashion.png)" in markdown
+    assert (tmp_path / "fashion.png").is_file()
     assert "Not run: no trace with decay = 1 was recorded." in markdown
     assert "## Notes\n\nNone." in markdown
 
@@ -214,14 +218,16 @@ def test_empty_results_still_give_a_report(tmp_path):
     page = parse_html(index)
     assert page.images == ["weights.png"]
     text = " ".join(page.text)
-    assert "Not run" in text and "None." in text
+    assert "Not run" in text
+    assert "None." in text
     assert json.loads((tmp_path / "results.json").read_text(encoding="utf-8"))["traces"] == {}
 
 
 def test_html_escapes_text_and_renders_code_spans():
     blocks = [report.Heading(1, "a < b"), report.Paragraph("see `x & y`"), report.Table(["h|1"], [["c"]])]
     page = report.render_html(blocks)
-    assert "<h1>a &lt; b</h1>" in page and "<code>x &amp; y</code>" in page
+    assert "<h1>a &lt; b</h1>" in page
+    assert "<code>x &amp; y</code>" in page
     assert "| h\\|1 |" in report.render_markdown(blocks)
 
 

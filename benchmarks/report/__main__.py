@@ -1,0 +1,9 @@
+"""``python -m benchmarks.report``: see :mod:`benchmarks.report`."""
+
+from __future__ import annotations
+
+import sys
+
+from .cli import main
+
+sys.exit(main())
