@@ -41,14 +41,12 @@ from __future__ import annotations
 import dataclasses
 import io
 import json
-import math
 import operator
 import os
-import zipfile
-import zlib
 from collections.abc import Mapping
 from typing import Any, NamedTuple
 
+from .archive import CheckpointError, decode, encode, logical_dtype, read
 from .config import RMSPropConfig, real_value
 from .files import remove_stale_temporaries, write_atomically
 from .ops import Ops
@@ -61,9 +59,6 @@ READABLE_VERSIONS = (1, 2)
 STATE_FIELDS = ("nu", "mu", "momentum")
 CONTAINERS = ("list", "tuple", "dict")
 ARRAY_DTYPES = ("float16", "bfloat16", "float32", "float64", "complex64", "complex128")
-STORED_AS = {"bfloat16": "uint16"}
-"""Dtypes stored as another one's bits; the rest are stored as themselves."""
-
 MAX_BYTES = 16 * 2**30
 """The most uncompressed bytes :func:`load` reads from one checkpoint; raise it for larger ones."""
 
@@ -81,13 +76,6 @@ _KEYS = {
 
 _SHOWN = 120
 """Characters of a bad value an error message shows."""
-
-_MEMBER_ERRORS = (zipfile.BadZipFile, zlib.error, EOFError, OSError, ValueError, RuntimeError, RecursionError)
-"""What reading a damaged archive member raises (zlib, zipfile and NumPy's header parser)."""
-
-
-class CheckpointError(ValueError):
-    """A checkpoint that cannot be read or does not fit: truncated, foreign, mismatched."""
 
 
 class Metadata(NamedTuple):
@@ -132,7 +120,7 @@ def save(
     for i, (key, x) in enumerate(zip(keys, leaves)):
         array = ops.to_numpy(x)
         _check_param_dtype(f"params[{key!r}]", array.dtype.name)
-        arrays[f"params/{i}"] = _encode(array)
+        arrays[f"params/{i}"] = encode(array)
         dtypes["params"].append(array.dtype.name)
     for name in fields:
         dtypes[name] = []
@@ -144,7 +132,7 @@ def save(
             if array.shape != reference.shape:
                 raise CheckpointError(f"{where} has shape {array.shape}, its parameter {reference.shape}")
             _check_state_dtype(where, array.dtype.name, dtypes["params"][i], config.state_dtype)
-            arrays[f"{name}/{i}"] = _encode(array)
+            arrays[f"{name}/{i}"] = encode(array)
             dtypes[name].append(array.dtype.name)
     from . import __version__
 
@@ -181,7 +169,7 @@ def load(
     ops = get_ops(backend)
     path = os.fspath(path)
     remove_stale_temporaries(path)
-    arrays, document = _read(path)
+    arrays, document = read(path, MAX_BYTES)
     meta = _metadata(path, document)
     saved_config = _config_from_json(path, meta.config, config)
     config = config or saved_config
@@ -204,9 +192,9 @@ def load(
         values = []
         for i, key in enumerate(meta.keys):
             where = f"{name}[{key!r}]"
-            array, dtype = _decode(where, arrays[f"{name}/{i}"], None if meta.dtypes is None else meta.dtypes[name][i])
+            array, dtype = decode(where, arrays[f"{name}/{i}"], None if meta.dtypes is None else meta.dtypes[name][i])
             reference = arrays[f"params/{i}"]
-            param_dtype = _logical_dtype(reference) if meta.dtypes is None else meta.dtypes["params"][i]
+            param_dtype = logical_dtype(reference) if meta.dtypes is None else meta.dtypes["params"][i]
             if name == "params":
                 _check_param_dtype(where, dtype)
             else:
@@ -284,44 +272,6 @@ def _check_state_dtype(where: str, dtype: str, param_dtype: str, state_dtype: st
     if dtype != expected:
         rule = f"state_dtype={state_dtype!r}" if state_dtype else "state_dtype=None: its parameter's dtype"
         raise CheckpointError(f"{where} is {dtype}, its parameter {param_dtype}; {expected} is needed ({rule})")
-
-
-def _encode(array: Any) -> Any:
-    """The array as stored: a bfloat16 array as its uint16 bits (little-endian), any other as it is."""
-    import numpy as np
-
-    if array.dtype.name in STORED_AS:
-        return array.view(STORED_AS[array.dtype.name]).astype(np.dtype(STORED_AS[array.dtype.name]).newbyteorder("<"))
-    return array
-
-
-def _logical_dtype(array: Any) -> str:
-    """The dtype a version 1 file meant: its 2-byte voids are bfloat16 bits."""
-    return "bfloat16" if array.dtype.kind == "V" and array.dtype.itemsize == 2 else str(array.dtype.name)
-
-
-def _decode(where: str, stored: Any, dtype: str | None) -> tuple[Any, str]:
-    """``(array, dtype)``: the stored array as the dtype the metadata names (None: a version 1 file's own)."""
-    import numpy as np
-
-    if dtype is None:
-        dtype = _logical_dtype(stored)
-        storage = stored.dtype.name
-    else:
-        storage = STORED_AS.get(dtype, dtype)
-        if stored.dtype.name != storage:
-            raise CheckpointError(
-                f"{where} is stored as {stored.dtype.name}, but dtypes says {dtype} (stored as {storage})"
-            )
-    if dtype not in STORED_AS:
-        return stored.astype(stored.dtype.newbyteorder("="), copy=False), dtype
-    try:
-        import ml_dtypes
-    except ImportError:
-        message = f"{where} is bfloat16, which NumPy reads only with ml_dtypes: pip install ml_dtypes"
-        raise CheckpointError(message) from None
-    bits = stored.view(np.uint16) if stored.dtype.kind == "V" else stored.astype(np.uint16, copy=False)
-    return bits.view(ml_dtypes.bfloat16), dtype
 
 
 def _show(value: Any) -> str:
@@ -440,80 +390,3 @@ def _metadata_count(document: dict[str, Any], name: str, bad: Any) -> int:
     if type(value) is not int or not 0 <= value < COUNT_LIMIT:
         raise bad(name, "a whole number in [0, 2**63)")
     return value
-
-
-def _read(path: str) -> tuple[dict[str, Any], Any]:
-    """The archive's arrays (without ``metadata``) and its parsed metadata; sizes checked before reading."""
-    try:
-        archive = zipfile.ZipFile(path)
-    except (FileNotFoundError, PermissionError, IsADirectoryError):
-        raise
-    except (zipfile.BadZipFile, EOFError, ValueError, OSError) as error:
-        message = f"{path} is not a readable polyprop checkpoint (truncated or corrupted?): {error}"
-        raise CheckpointError(message) from None
-    with archive:
-        infos = archive.infolist()
-        total = sum(info.file_size for info in infos)
-        if total > MAX_BYTES:
-            raise CheckpointError(
-                f"{path} holds {total} bytes uncompressed, over polyprop.checkpoint.MAX_BYTES = {MAX_BYTES}; "
-                "raise it to load a checkpoint this large"
-            )
-        arrays: dict[str, Any] = {}
-        for info in infos:
-            name = info.filename[: -len(".npy")] if info.filename.endswith(".npy") else None
-            if name is None or name in arrays:
-                which = "a second" if name else "a"
-                raise CheckpointError(f"{path}: {which} member {info.filename!r} is not a checkpoint array")
-            try:
-                arrays[name] = _read_member(path, archive, info)
-            except _MEMBER_ERRORS as error:
-                if isinstance(error, CheckpointError):
-                    raise
-                raise CheckpointError(
-                    f"{path} is not a readable polyprop checkpoint (truncated or corrupted?): {info.filename}: {error}"
-                ) from None
-    raw = arrays.pop("metadata", None)
-    if raw is None:
-        raise CheckpointError(f"{path} is not a polyprop checkpoint: no metadata")
-    if raw.shape != () or raw.dtype.kind != "U":
-        raise CheckpointError(
-            f"{path}: metadata must be one JSON text (a 0-d string array), got {raw.dtype}{raw.shape}"
-        )
-    try:
-        return arrays, json.loads(str(raw))
-    except RecursionError:
-        raise CheckpointError(f"{path}: unreadable metadata: nested too deeply") from None
-    except ValueError as error:  # JSONDecodeError, or an integer of too many digits
-        raise CheckpointError(f"{path}: unreadable metadata: {error}") from None
-
-
-def _read_member(path: str, archive: zipfile.ZipFile, info: zipfile.ZipInfo) -> Any:
-    """One ``.npy`` member, read only after its header's shape x itemsize matches its size in the zip."""
-    import numpy as np
-
-    if info.compress_type not in (zipfile.ZIP_STORED, zipfile.ZIP_DEFLATED):
-        raise CheckpointError(
-            f"{path}: member {info.filename!r} uses compression method {info.compress_type};"
-            " stored or deflated are read"
-        )
-    with archive.open(info) as member:
-        version = np.lib.format.read_magic(member)
-        if version == (1, 0):
-            shape, fortran_order, dtype = np.lib.format.read_array_header_1_0(member)
-        elif version == (2, 0):
-            shape, fortran_order, dtype = np.lib.format.read_array_header_2_0(member)
-        else:
-            raise CheckpointError(f"{path}: member {info.filename!r} is .npy format {version}; 1.0 and 2.0 are read")
-        if dtype.hasobject or dtype.itemsize == 0 or dtype.kind not in "biufcUV" or dtype.fields or dtype.subdtype:
-            raise CheckpointError(f"{path}: member {info.filename!r} holds {dtype}, which no checkpoint holds")
-        claimed = math.prod(shape) * dtype.itemsize
-        held = info.file_size - member.tell()
-        if claimed != held:
-            raise CheckpointError(
-                f"{path}: member {info.filename!r} claims {claimed} bytes ({dtype}{shape}) but holds {held}"
-            )
-        data = member.read(claimed)
-    if len(data) != claimed:
-        raise CheckpointError(f"{path}: member {info.filename!r} is truncated ({len(data)} of {claimed} bytes)")
-    return np.frombuffer(data, dtype).reshape(shape, order="F" if fortran_order else "C")
