@@ -46,7 +46,8 @@ import os
 from collections.abc import Mapping
 from typing import Any, NamedTuple
 
-from .archive import CheckpointError, decode, encode, logical_dtype, read
+from .archive import CheckpointError as CheckpointError  # re-exported: polyprop.checkpoint.CheckpointError
+from .archive import decode, encode, logical_dtype, read
 from .config import RMSPropConfig, real_value
 from .files import remove_stale_temporaries, write_atomically
 from .ops import Ops
