@@ -81,7 +81,8 @@ def load(name: str) -> Any:
 
 def backend_of(tensor: object) -> str | None:
     """The backend whose tensor type ``tensor`` has, or None; imports nothing."""
-    return _backend_of_type(type(tensor))
+    kind: type = type(tensor)  # (as type[object], mypy finds it unhashable)
+    return _backend_of_type(kind)
 
 
 @functools.lru_cache(maxsize=256)

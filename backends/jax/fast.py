@@ -1,4 +1,7 @@
-"""The JAX fast path (polyprop.fast): one ``jax.jit`` of the plain path over every tensor, parameters and state donated."""
+"""The JAX fast path (polyprop.fast): one ``jax.jit`` of the plain path over every tensor.
+
+The parameters and the state are donated.
+"""
 
 from __future__ import annotations
 

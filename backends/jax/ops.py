@@ -107,7 +107,7 @@ def _buffer_span(x: Any) -> tuple[Any, int, int] | None:
     try:
         start = x.unsafe_buffer_pointer()
         return x.device, start, start + x.nbytes
-    except Exception:  # noqa: BLE001 - sharded over devices, deleted (donated) or not on a device
+    except Exception:  # sharded over devices, deleted (donated) or not on a device
         return None
 
 

@@ -9,7 +9,8 @@ from __future__ import annotations
 
 import functools
 import sys
-from typing import Any
+from collections.abc import Callable
+from typing import Any, cast
 
 import jax
 import jax.numpy as jnp
@@ -119,7 +120,7 @@ def _transformation(config: Any, momentum_buffer: bool, negate: bool) -> tuple[A
         leaves, treedef = jax.tree_util.tree_flatten(params)
         flat = init(list(leaves), structure, ops)
         return RMSPropState(
-            count=jnp.zeros([], jnp.int32),
+            count=cast(int, jnp.zeros([], jnp.int32)),  # (optax's state counts in an int32 array)
             nu=_unflatten(treedef, flat.nu),
             mu=_unflatten(treedef, flat.mu),
             momentum=_unflatten(treedef, flat.momentum),
@@ -156,11 +157,11 @@ def _transformation(config: Any, momentum_buffer: bool, negate: bool) -> tuple[A
         callable(value) or isinstance(value, float)
         for value in (config.learning_rate, config.decay, config.eps, config.initial_scale, config.momentum)
     )
-    compiled = [jax.jit(traced_update)] if static else []
+    compiled: list[Callable[[Any, RMSPropState], tuple[Any, RMSPropState]]] = [jax.jit(traced_update)] if static else []
     scheduled = callable(config.learning_rate) or callable(config.decay)
 
     def update_fn(updates: Any, state: RMSPropState) -> tuple[Any, RMSPropState]:
-        if compiled and not any(isinstance(leaf, jax.core.Tracer) for leaf in jax.tree_util.tree_leaves((updates, state))):
+        if compiled and not _any_traced((updates, state)):
             if scheduled:  # the compiled step sees the schedule's value traced: check it here, concretely
                 hyperparameters(config, int(state.count))
             try:
@@ -178,6 +179,10 @@ _CONCRETE_COUNT_NEEDED = (
     jax.errors.TracerIntegerConversionError,
     jax.errors.TracerArrayConversionError,
 )
+
+
+def _any_traced(tree: Any) -> bool:
+    return any(isinstance(leaf, jax.core.Tracer) for leaf in jax.tree_util.tree_leaves(tree))
 
 
 def _flatten(tree: Any) -> Any:

@@ -54,7 +54,8 @@ def load_optimizer(path: Any, optimizer: Any, variables: Any) -> None:
         saved_dtype = dtype_name(saved)
         if tuple(variable.shape) != tuple(saved.shape) or variable.dtype != saved_dtype:
             raise CheckpointError(
-                f"variable {i} is {variable.dtype}{tuple(variable.shape)}, the checkpoint's {saved_dtype}{tuple(saved.shape)}"
+                f"variable {i} is {variable.dtype}{tuple(variable.shape)}, "
+                f"the checkpoint's {saved_dtype}{tuple(saved.shape)}"
             )
     optimizer.iterations.assign(state.count)
     for i, (variable, saved) in enumerate(zip(variables, params)):

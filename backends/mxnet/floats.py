@@ -42,7 +42,7 @@ def _mx_float(value: Any) -> float:
         shrink = text[i : i + 1] == "-"
         i += text[i : i + 1] in ("-", "+")
         exponent = int(digits() or "0")
-        if exponent > 38 or exponent == 38 and (v < f32(1.175494351) if shrink else v > f32(3.402823466)):
+        if exponent > 38 or (exponent == 38 and (v < f32(1.175494351) if shrink else v > f32(3.402823466))):
             raise ValueError(f"{text!r} is out of the range MXNet's C++ float parser reads")
         scale = f32(1.0)
         for factor in [f32(1e8)] * (exponent // 8) + [f32(10.0)] * (exponent % 8):

@@ -28,6 +28,11 @@ from .. import missing_framework
 
 NAME = "mxnet"
 
+__all__ = [  # the ops, and mx: the other modules take MXNet from here (imported after _restore_numpy_names)
+    "NAME", "add", "cast", "div", "framework_version", "from_numpy", "full_like", "memory_spans", "mul", "mx",
+    "scalar", "sqrt", "square", "sub", "to_numpy", "zeros_like",
+]
+
 _F = TypeVar("_F", bound=Callable[..., Any])
 
 

@@ -16,7 +16,7 @@ from .floats import _mx_float
 from .ops import _np_shape, add, div, mul, mx, scalar, sqrt, square, sub
 
 
-class RMSProp(mx.optimizer.Optimizer):
+class RMSProp(mx.optimizer.Optimizer):  # type: ignore[misc]  # (MXNet has no type information: Any)
     """``mx.optimizer.RMSProp`` (MXNet 1.9.1) with the same signature, state and semantics.
 
     Registered as ``'polyprop_rmsprop'``: ``gluon.Trainer(params, 'polyprop_rmsprop',
@@ -103,8 +103,10 @@ def _rmsprop_update(
     leaves = _state_leaves(state, config.centered)
     leaves[0][:] = new.nu[0]
     if config.centered:
+        assert new.mu is not None  # (centered: step gives mu back)
         leaves[1][:] = new.mu[0]
         if config.momentum > 0:
+            assert new.momentum is not None  # (momentum > 0: step gives it back)
             leaves[2][:] = mul(scalar(-1.0, w), new.momentum[0])
         else:  # gamma2 = 0: no momentum buffer, but MXNet's delta still holds the step -lr * u
             var = sub(new.nu[0], square(new.mu[0]))

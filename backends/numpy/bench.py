@@ -19,11 +19,13 @@ import numpy as np
 
 import polyprop
 
+from ...containers import Params
+
 
 def variants(xs: list[Any], gs: list[Any], bench: Any) -> list[Any]:
     """polyprop.step (the baseline), NumPy's in-place ufuncs (the reference) and polyprop.fast_step."""
-    LR, DECAY, EPS, Variant = bench.LR, bench.DECAY, bench.EPS, bench.Variant
-    config = polyprop.presets.torch(lr=LR, alpha=DECAY, eps=EPS)
+    lr, decay, eps = bench.LR, bench.DECAY, bench.EPS
+    config = polyprop.presets.torch(lr=lr, alpha=decay, eps=eps)
 
     # Reference (not an optimizer of NumPy's own, which has none): torch's formula with
     # in-place ufuncs and one scratch buffer, the least memory traffic NumPy allows.
@@ -33,17 +35,17 @@ def variants(xs: list[Any], gs: list[Any], bench: Any) -> list[Any]:
 
     def reference() -> None:
         for x, g, v, t in zip(rx, gs, rv, rt):
-            np.multiply(v, DECAY, out=v)
+            np.multiply(v, decay, out=v)
             np.multiply(g, g, out=t)
-            np.multiply(t, 1 - DECAY, out=t)
+            np.multiply(t, 1 - decay, out=t)
             np.add(v, t, out=v)
             np.sqrt(v, out=t)
-            np.add(t, EPS, out=t)
+            np.add(t, eps, out=t)
             np.divide(g, t, out=t)
-            np.multiply(t, LR, out=t)
+            np.multiply(t, lr, out=t)
             np.subtract(x, t, out=x)
 
-    params = [x.copy() for x in xs]
+    params: Params = [x.copy() for x in xs]
     state = polyprop.init(params, config)
 
     def ours() -> None:
@@ -51,8 +53,8 @@ def variants(xs: list[Any], gs: list[Any], bench: Any) -> list[Any]:
         params, state = polyprop.step(params, gs, state, config)
 
     return [
-        Variant("polyprop.step (plain path, the baseline)", "baseline", ours, "tracemalloc"),
-        Variant("numpy in-place ufuncs (reference)", "reference", reference, "tracemalloc"),
+        bench.Variant("polyprop.step (plain path, the baseline)", "baseline", ours, "tracemalloc"),
+        bench.Variant("numpy in-place ufuncs (reference)", "reference", reference, "tracemalloc"),
         bench.fast_variant(
             "polyprop.fast_step (blocked ufuncs)", config, xs, gs, lambda a: a.copy(), memory_method="tracemalloc"
         ),

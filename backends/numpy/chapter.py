@@ -16,7 +16,7 @@ that backend; each returns plain functions, which the chapter wraps:
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import Any
+from typing import Any, cast
 
 import numpy as np
 
@@ -43,14 +43,14 @@ def cross_entropy(logits: np.ndarray, one_hot_labels: np.ndarray) -> float:
 
 def log_softmax(z: np.ndarray) -> np.ndarray:
     shifted = z - z.max(axis=1, keepdims=True)
-    return shifted - np.log(np.sum(np.exp(shifted), axis=1, keepdims=True))
+    return cast(np.ndarray, shifted - np.log(np.sum(np.exp(shifted), axis=1, keepdims=True)))
 
 
 def fashion_model(ops: Any) -> tuple[Any, Any]:
     """The analytic gradient: with P = softmax(XW + b), dZ = (P - Y) / n, dW = X^T dZ, db = sum_i dZ_i."""
 
     def logits(params: Sequence[np.ndarray], X: np.ndarray) -> np.ndarray:
-        return X @ params[0] + params[1]
+        return cast(np.ndarray, X @ params[0] + params[1])
 
     def loss_and_grads(params: Sequence[np.ndarray], X: np.ndarray, Y: np.ndarray) -> tuple[float, list[np.ndarray]]:
         log_p = log_softmax(logits(params, X))

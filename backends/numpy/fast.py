@@ -1,4 +1,7 @@
-"""The NumPy fast path (polyprop.fast): ``update_leaf`` traced and lowered to in-place ufuncs over cache-sized blocks."""
+"""The NumPy fast path (polyprop.fast): ``update_leaf`` traced and lowered to in-place ufuncs.
+
+The ufuncs run over cache-sized blocks.
+"""
 
 from __future__ import annotations
 
@@ -107,7 +110,7 @@ def _run_blocks(
     """Run ``calls`` over ``flat[first:end]`` (x, g, nu, mu, m as 1-D views) block by block."""
     for start in range(first, end, BLOCK):
         stop = min(start + BLOCK, end)
-        slots = [None if b is None else b[start:stop] for b in flat]
+        slots: list[Any] = [None if b is None else b[start:stop] for b in flat]
         slots += scalars
         slots += [t[: stop - start] for t in scratch]
         for ufunc, a, b, out in calls:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import typing
 from typing import Any
 
 import numpy as np
@@ -26,27 +27,27 @@ def scalar(value: float, like: np.ndarray) -> np.ndarray:
 
 
 def add(a: np.ndarray, b: np.ndarray) -> np.ndarray:
-    return np.add(a, b)
+    return typing.cast(np.ndarray, np.add(a, b))
 
 
 def sub(a: np.ndarray, b: np.ndarray) -> np.ndarray:
-    return np.subtract(a, b)
+    return typing.cast(np.ndarray, np.subtract(a, b))
 
 
 def mul(a: np.ndarray, b: np.ndarray) -> np.ndarray:
-    return np.multiply(a, b)
+    return typing.cast(np.ndarray, np.multiply(a, b))
 
 
 def div(a: np.ndarray, b: np.ndarray) -> np.ndarray:
-    return np.divide(a, b)
+    return typing.cast(np.ndarray, np.divide(a, b))
 
 
 def sqrt(x: np.ndarray) -> np.ndarray:
-    return np.sqrt(x)
+    return typing.cast(np.ndarray, np.sqrt(x))
 
 
 def square(x: np.ndarray) -> np.ndarray:
-    return np.square(x)
+    return typing.cast(np.ndarray, np.square(x))
 
 
 def cast(x: np.ndarray, dtype: str) -> np.ndarray:

@@ -18,7 +18,7 @@ def variants(xs: list[Any], gs: list[Any], bench: Any) -> list[Any]:
 
     from . import RMSprop  # Keras's drop-in, imported on first use
 
-    LR, DECAY, EPS, Variant = bench.LR, bench.DECAY, bench.EPS, bench.Variant
+    lr, decay, eps = bench.LR, bench.DECAY, bench.EPS
     if bench.THREADS:
         try:  # only possible before TensorFlow's runtime starts (the first case)
             tf.config.threading.set_intra_op_parallelism_threads(bench.THREADS)
@@ -29,14 +29,14 @@ def variants(xs: list[Any], gs: list[Any], bench: Any) -> list[Any]:
     def keras_variant(name: str, role: str, cls: Any, compiled: bool, versus: str | None = None) -> Any:
         variables = [keras.Variable(x.copy(), dtype=str(x.dtype)) for x in xs]
         grads = [tf.constant(g) for g in gs]
-        optimizer = cls(learning_rate=LR, rho=DECAY, epsilon=EPS)
+        optimizer = cls(learning_rate=lr, rho=decay, epsilon=eps)
         optimizer.build(variables)
 
         def apply() -> None:
             optimizer.apply_gradients(zip(grads, variables))
 
         run = tf.function(apply, jit_compile=True) if compiled else apply
-        return Variant(name, role, run, versus=versus)
+        return bench.Variant(name, role, run, versus=versus)
 
     native_cls = keras.optimizers.RMSprop
     ours_cls = RMSprop
@@ -45,10 +45,11 @@ def variants(xs: list[Any], gs: list[Any], bench: Any) -> list[Any]:
         keras_variant("keras RMSprop tf.function(jit_compile)", "native", native_cls, True),
         keras_variant("polyprop RMSprop eager", "polyprop", ours_cls, False, "keras RMSprop eager"),
         keras_variant(
-            "polyprop RMSprop tf.function(jit_compile)", "polyprop", ours_cls, True, "keras RMSprop tf.function(jit_compile)"
+            "polyprop RMSprop tf.function(jit_compile)", "polyprop", ours_cls, True,
+            "keras RMSprop tf.function(jit_compile)",
         ),
         bench.fast_variant(
-            "polyprop.fast_step (XLA, variables)", polyprop.presets.keras(learning_rate=LR, rho=DECAY, epsilon=EPS),
+            "polyprop.fast_step (XLA, variables)", polyprop.presets.keras(learning_rate=lr, rho=decay, epsilon=eps),
             xs, gs, lambda a: tf.Variable(a), convert_grad=tf.constant, versus="keras RMSprop tf.function(jit_compile)",
         ),
     ]

@@ -18,14 +18,13 @@ def airfoil_model(ops: Any, X_all: Any, y_all: Any) -> tuple[Any, Any]:
     def loss(w: Any, b: Any, X: Any, y: Any) -> Any:
         return tf.reduce_mean(tf.square(tf.matmul(X, w) + b - y) / 2)
 
-    @tf.function
     def gradients(params: list[Any], X: Any, y: Any) -> list[Any]:
         with tf.GradientTape() as tape:
             tape.watch(params)
             value = loss(params[0], params[1], X, y)
         return list(tape.gradient(value, params))
 
-    return gradients, lambda params: float(loss(params[0], params[1], X_all, y_all))
+    return tf.function(gradients), lambda params: float(loss(params[0], params[1], X_all, y_all))
 
 
 def airfoil_native(
@@ -45,14 +44,14 @@ def airfoil_native(
     optimizer = keras.optimizers.RMSprop(learning_rate=lr, rho=decay)
     loss = keras.losses.MeanSquaredError()
 
-    @tf.function  # traced once per run; eager Keras steps cost ~10x more
     def train_batch(X: Any, y: Any) -> None:
         with tf.GradientTape() as tape:
             value = loss(y, layer(X))
         grads = tape.gradient(value, layer.trainable_variables)
         optimizer.apply_gradients(zip(grads, layer.trainable_variables))
 
-    return train_batch, lambda: float(loss(y_all, layer(X_all))) / 2
+    # tf.function: traced once per run; eager Keras steps cost ~10x more.
+    return tf.function(train_batch), lambda: float(loss(y_all, layer(X_all))) / 2
 
 
 def fashion_model(ops: Any) -> tuple[Any, Any]:

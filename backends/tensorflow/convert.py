@@ -10,7 +10,10 @@ from typing import Any
 
 
 def save_optimizer(path: Any, optimizer: Any, variables: Any) -> None:
-    """:func:`polyprop.backends.keras.save_optimizer`: a Keras RMSprop and its ``variables`` as a polyprop checkpoint."""
+    """:func:`polyprop.backends.keras.save_optimizer`: a Keras RMSprop and its ``variables``.
+
+    They are saved as a polyprop checkpoint.
+    """
     from ..keras import save_optimizer
 
     save_optimizer(path, optimizer, variables)

@@ -1,4 +1,7 @@
-"""The TensorFlow fast path (polyprop.fast): the plain path under ``tf.function(jit_compile=True)``, variables assigned in place."""
+"""The TensorFlow fast path (polyprop.fast): the plain path under ``tf.function(jit_compile=True)``.
+
+Variables are assigned in place.
+"""
 
 from __future__ import annotations
 
@@ -23,7 +26,7 @@ def compile_update(config: Any, update: Any, plain: Any) -> Any:
 
     def updated(xs: list[Any], nus: list[Any], mus: Any, ms: Any, gs: list[Any], hyper: Any) -> Any:
         leaves = (None if ts is None else [tf.convert_to_tensor(t) for t in ts] for ts in (xs, nus, mus, ms))
-        return plain(gs, Leaves(*leaves), hyper)
+        return plain(gs, Leaves._make(leaves), hyper)
 
     def assign(xs: list[Any], nus: list[Any], mus: Any, ms: Any, gs: list[Any], hyper: Any) -> None:
         write_back(Leaves(xs, nus, mus, ms), updated(xs, nus, mus, ms, gs, hyper), _assign)
@@ -48,7 +51,8 @@ def compile_update(config: Any, update: Any, plain: Any) -> Any:
         h = type(hyper)(*(None if v is None else _float64(v) for v in hyper))
         if not all(isinstance(x, tf.Variable) for x in leaves.x):
             return Leaves(*compiled(leaves.x, leaves.nu, leaves.mu, leaves.momentum, gs, h))
-        state = Leaves(leaves.x, *(None if s is None else [_variable(t) for t in s] for s in leaves[1:]))
+        variables = [None if s is None else [_variable(t) for t in s] for s in leaves[1:]]
+        state = Leaves._make([leaves.x, *variables])
         assigner(state)(gs, h)
         return state
 

@@ -12,6 +12,7 @@ import torch
 
 import polyprop
 
+from ...containers import Params
 from . import RMSprop
 
 DROPIN_DEFAULT = "polyprop.backends.torch.RMSprop (default: torch's fused ops in place)"
@@ -20,7 +21,7 @@ DROPIN_FUSED = "polyprop.backends.torch.RMSprop(fused=True) (torch.compile)"
 
 def variants(xs: list[Any], gs: list[Any], bench: Any) -> list[Any]:
     """torch.optim.RMSprop (for-loop, foreach), then polyprop.step, the drop-in (default, fused) and fast_step."""
-    LR, DECAY, EPS, Variant = bench.LR, bench.DECAY, bench.EPS, bench.Variant
+    lr, decay, eps = bench.LR, bench.DECAY, bench.EPS
     if bench.THREADS:
         torch.set_num_threads(bench.THREADS)
 
@@ -31,10 +32,10 @@ def variants(xs: list[Any], gs: list[Any], bench: Any) -> list[Any]:
         for p, g in zip(ps, gs):
             p.grad = torch.from_numpy(g.copy())
         optimizer = make(ps)
-        return Variant(name, role, lambda: optimizer.step(), first=first)
+        return bench.Variant(name, role, lambda: optimizer.step(), first=first)
 
-    config = polyprop.presets.torch(lr=LR, alpha=DECAY, eps=EPS)
-    params = [torch.from_numpy(x.copy()) for x in xs]
+    config = polyprop.presets.torch(lr=lr, alpha=decay, eps=eps)
+    params: Params = [torch.from_numpy(x.copy()) for x in xs]
     grads = [torch.from_numpy(g.copy()) for g in gs]
     state = polyprop.init(params, config)
 
@@ -45,17 +46,17 @@ def variants(xs: list[Any], gs: list[Any], bench: Any) -> list[Any]:
 
     return [
         optimizer_variant(
-            "torch.optim.RMSprop", "native", lambda ps: torch.optim.RMSprop(ps, lr=LR, alpha=DECAY, eps=EPS)
+            "torch.optim.RMSprop", "native", lambda ps: torch.optim.RMSprop(ps, lr=lr, alpha=decay, eps=eps)
         ),
         optimizer_variant(
             "torch.optim.RMSprop(foreach=True)",
             "native",
-            lambda ps: torch.optim.RMSprop(ps, lr=LR, alpha=DECAY, eps=EPS, foreach=True),
+            lambda ps: torch.optim.RMSprop(ps, lr=lr, alpha=decay, eps=eps, foreach=True),
         ),
-        Variant("polyprop.step", "polyprop", ours),
-        optimizer_variant(DROPIN_DEFAULT, "polyprop", lambda ps: RMSprop(ps, lr=LR, alpha=DECAY, eps=EPS)),
+        bench.Variant("polyprop.step", "polyprop", ours),
+        optimizer_variant(DROPIN_DEFAULT, "polyprop", lambda ps: RMSprop(ps, lr=lr, alpha=decay, eps=eps)),
         optimizer_variant(
-            DROPIN_FUSED, "polyprop", lambda ps: RMSprop(ps, lr=LR, alpha=DECAY, eps=EPS, fused=True),
+            DROPIN_FUSED, "polyprop", lambda ps: RMSprop(ps, lr=lr, alpha=decay, eps=eps, fused=True),
             first=compiler_counters(),
         ),
         bench.fast_variant(

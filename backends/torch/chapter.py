@@ -58,7 +58,9 @@ def fashion_model(ops: Any) -> tuple[Any, Any]:
     def logits(params: Sequence[torch.Tensor], X: torch.Tensor) -> torch.Tensor:
         return X @ params[0] + params[1]
 
-    def loss_and_grads(params: Sequence[torch.Tensor], X: torch.Tensor, Y: torch.Tensor) -> tuple[float, list[torch.Tensor]]:
+    def loss_and_grads(
+        params: Sequence[torch.Tensor], X: torch.Tensor, Y: torch.Tensor
+    ) -> tuple[float, list[torch.Tensor]]:
         leaves = [p.detach().requires_grad_(True) for p in params]
         loss = -(Y * torch.log_softmax(logits(leaves, X), dim=1)).sum(dim=1).mean()
         grads = torch.autograd.grad(loss, leaves)

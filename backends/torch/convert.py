@@ -60,7 +60,9 @@ def load_optimizer(path: Any, optimizer: torch.optim.Optimizer) -> None:
         raise CheckpointError(f"the checkpoint has {len(params)} parameters, the optimizer {len(group['params'])}")
     for i, (p, saved) in enumerate(zip(group["params"], params)):
         if p.shape != saved.shape or p.dtype != saved.dtype:
-            raise CheckpointError(f"parameter {i} is {p.dtype}{tuple(p.shape)}, the checkpoint's {saved.dtype}{tuple(saved.shape)}")
+            raise CheckpointError(
+                f"parameter {i} is {p.dtype}{tuple(p.shape)}, the checkpoint's {saved.dtype}{tuple(saved.shape)}"
+            )
     with torch.no_grad():
         for i, (p, saved) in enumerate(zip(group["params"], params)):
             p.copy_(saved)

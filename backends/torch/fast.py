@@ -1,12 +1,19 @@
-"""The torch fast path (polyprop.fast): ``torch.compile`` of the plain path by chunks of tensors, written back in place."""
+"""The torch fast path (polyprop.fast): ``torch.compile`` of the plain path by chunks of tensors.
+
+The results are written back in place.
+"""
 
 from __future__ import annotations
 
 import types
 import warnings
-from typing import Any
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any, cast
 
 import torch
+
+if TYPE_CHECKING:
+    from torch.utils._config_module import ConfigModule
 
 
 def compile_update(config: Any, update: Any, plain: Any) -> Any:
@@ -46,19 +53,23 @@ def compile_update(config: Any, update: Any, plain: Any) -> Any:
         with torch.no_grad():
             for done, chunk in enumerate(_chunks(args)):
                 x = chunk[0][0]
-                signature = (leaves.mu is None, leaves.momentum is None, len(chunk[0]), x.dim(), min(x.numel(), 2), x.dtype, x.device)
+                signature = (
+                    leaves.mu is None, leaves.momentum is None, len(chunk[0]),
+                    x.dim(), min(x.numel(), 2), x.dtype, x.device,
+                )
                 if signature in compiled:
                     compiled[signature](*chunk, h)
                     continue
-                function = torch.compile(_own_code(update_all), dynamic=True)
+                function: Callable[..., None] = torch.compile(_own_code(update_all), dynamic=True)
                 try:  # the first call compiles; without a C++ compiler Inductor cannot
                     from torch.fx.experimental import _config as shape_config
 
                     # Without duck sizing, tensors of equal length in this chunk get sizes of
                     # their own, so the graph's guards also hold for the next chunks.
-                    with shape_config.patch(use_duck_shape=False):
+                    # (install_config_module made the config module a ConfigModule, which has patch)
+                    with cast("ConfigModule", shape_config).patch({"use_duck_shape": False}):
                         function(*chunk, h)
-                except Exception as error:  # noqa: BLE001 - any compiler failure: the plain path
+                except Exception as error:  # any compiler failure: the plain path
                     warnings.warn(
                         f"polyprop.fast_step: torch.compile failed ({type(error).__name__}: "
                         f"{str(error)[:200]}); using the plain path",
@@ -68,7 +79,8 @@ def compile_update(config: Any, update: Any, plain: Any) -> Any:
                     failed.append(True)
                     if not done:
                         return None
-                    update_all(*chunk, hyper)  # the plain path on this chunk, uncompiled
+                    xs, grads, nus, mus, ms = chunk
+                    update_all(xs, grads, nus, mus, ms, hyper)  # the plain path on this chunk, uncompiled
                     continue
                 compiled[signature] = function
         return leaves
@@ -96,7 +108,7 @@ def _chunks(args: list[Any]) -> list[list[Any]]:
             picked = members[start:start + COMPILE_CHUNK]
             chunk = [None if ts is None else [ts[i] for i in picked] for ts in args]
             if len(members) > COMPILE_CHUNK and len(picked) < COMPILE_CHUNK:  # padded: one graph per kind
-                x = chunk[0][0]
+                x = args[0][picked[0]]
                 pad = COMPILE_CHUNK - len(picked)
                 chunk = [None if ts is None else ts + [x.new_zeros(2 if x.numel() > 1 else 1) for _ in range(pad)]
                          for ts in chunk]

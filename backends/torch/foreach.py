@@ -34,7 +34,10 @@ _NAMES = {"add_alpha": "add", "add_s": "add", "sub_s": "sub", "mul_s": "mul", "d
 
 
 def _foreach_call(form: str, out: int, args: tuple[int, ...], s: Any) -> Any:
-    """Slots of tensor lists ``S`` -> the same with ``torch._foreach_*`` (in place where ``out`` is the first operand)."""
+    """Slots of tensor lists ``S`` -> the same with ``torch._foreach_*``.
+
+    In place where ``out`` is the first operand.
+    """
     in_place = out == args[0]
     op = getattr(torch, f"_foreach_{_NAMES.get(form, form)}{'_' if in_place else ''}")
     kwargs = {"alpha": s} if form == "add_alpha" else {"value": s} if form in ("addcmul", "addcdiv") else {}
@@ -164,7 +167,7 @@ def _run_job(scratch: int, calls: list[Any], members: list[tuple[Any, ...]]) -> 
         call(slots)
 
 
-def _block(x: Any) -> int:
+def _block(x: torch.Tensor) -> int:
     """Elements per block: at most :data:`BLOCK_BYTES`, a multiple of 64 below :data:`GRAIN`."""
     return min(GRAIN - 64, BLOCK_BYTES // x.element_size() // 64 * 64)
 

@@ -90,12 +90,12 @@ def _build_inplace(config: Any) -> Any:
             return None if ts is None else [ts[i] for i in rest]
 
         plain = apply_each(module, config, [gs[i] for i in rest], Leaves(*(pick(ts) for ts in leaves)), hyper)
-        out = [list(ts) if ts is not None else None for ts in leaves]
+        out: list[list[Any] | None] = [list(ts) if ts is not None else None for ts in leaves]
         for j, i in enumerate(rest):
-            for k, ts in enumerate(plain):
-                if ts is not None:
-                    out[k][i] = ts[j]
-        return Leaves(*out)
+            for merged, ts in zip(out, plain):
+                if merged is not None and ts is not None:  # (a leaf is None in both or in neither)
+                    merged[i] = ts[j]
+        return Leaves._make(out)
 
     apply.path = "torch fused ops in place (blocks, foreach)"  # type: ignore[attr-defined]
     return apply

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import typing
 from typing import Any
 
 import numpy as np
@@ -91,7 +92,7 @@ def _memory_span(t: torch.Tensor) -> tuple[Any, int, int] | None:
         return None
     buffer = (t.device, pointer)
     size = t.element_size()
-    start = t.storage_offset() * size
+    start = typing.cast(int, t.storage_offset()) * size  # (an int: a SymInt only while tracing)
     if t.numel() == 0:
         return buffer, start, start
     low = sum((n - 1) * s for n, s in zip(t.shape, t.stride()) if s < 0)
@@ -123,4 +124,4 @@ def _numpy_bfloat16() -> np.dtype:
         import ml_dtypes
     except ImportError as error:  # pragma: no cover - ml_dtypes comes with JAX and TensorFlow
         raise ImportError("bfloat16 tensors as NumPy arrays need ml_dtypes: pip install ml_dtypes") from error
-    return np.dtype(ml_dtypes.bfloat16)
+    return typing.cast(np.dtype, np.dtype(ml_dtypes.bfloat16))

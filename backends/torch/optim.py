@@ -140,7 +140,7 @@ class RMSprop(torch.optim.Optimizer):
             raise type(error)(f"param_groups[{index}] at step count {count}: {error}") from None
 
     def _check_memory(self, index: int, params: list[Any], grads: list[Any], state: Any) -> None:
-        """No parameter or state tensor of group ``index`` shares memory with another tensor (or another group's parameter).
+        """No parameter or state tensor of group ``index`` shares memory with another (or another group's parameter).
 
         Checked in full (polyprop.validation.shared_memory) on a group's first step and
         whenever its parameters with a gradient or their state tensors are other objects;
@@ -178,7 +178,7 @@ class RMSprop(torch.optim.Optimizer):
 
     def _state_of(self, p: torch.Tensor, config: Any) -> dict[str, Any]:
         """The parameter's state, created as torch does on its first step."""
-        state = self.state[p]
+        state: dict[str, Any] = self.state[p]
         if not state:
             state["step"] = torch.tensor(0.0, dtype=torch.float32)
             state["square_avg"] = torch.zeros_like(p, memory_format=torch.preserve_format)
@@ -204,10 +204,12 @@ def _check_like_native(lr: Any, alpha: Any, eps: Any, weight_decay: Any, momentu
         raise ValueError("Tensor lr must be 1-element")
     for label, value in (("learning rate", lr), ("epsilon value", eps), ("momentum value", momentum),
                          ("weight_decay value", weight_decay), ("alpha value", alpha)):
-        if not 0.0 <= value:  # also refuses NaN
+        if not value >= 0.0:  # also refuses NaN
             raise ValueError(f"Invalid {label}: {value}")
-    for name, value, within, allowed in (("alpha", alpha, alpha < 1, "< 1"), ("momentum", momentum, momentum < 1, "< 1"),
-                                         ("eps", eps, eps > 0, "> 0")):
+    ranges = (
+        ("alpha", alpha, alpha < 1, "< 1"), ("momentum", momentum, momentum < 1, "< 1"), ("eps", eps, eps > 0, "> 0"),
+    )
+    for name, value, within, allowed in ranges:
         if not within:
             raise ValueError(
                 f"{name} must be {allowed} for polyprop's RMSprop, got {value!r} "
@@ -225,7 +227,9 @@ def _real_views(params: list[Any], grads: list[Any], state: Any) -> tuple[list[A
     def real(tensors: Any) -> Any:
         return None if tensors is None else [torch.view_as_real(t) if t.is_complex() else t for t in tensors]
 
-    return real(params), real(grads), state._replace(nu=real(state.nu), mu=real(state.mu), momentum=real(state.momentum))
+    return (
+        real(params), real(grads), state._replace(nu=real(state.nu), mu=real(state.mu), momentum=real(state.momentum))
+    )
 
 
 def _write_back(buffer: torch.Tensor, value: torch.Tensor) -> None:
@@ -236,7 +240,9 @@ def _write_back(buffer: torch.Tensor, value: torch.Tensor) -> None:
 def _group_config(group: dict[str, Any]) -> Any:
     """The group's config; a scheduler's new lr builds one once (then it is looked up)."""
     lr = float(group["lr"]) if isinstance(group["lr"], torch.Tensor) else group["lr"]
-    values = (lr, group["alpha"], group["eps"], group["weight_decay"], group["momentum"], group["centered"], group["maximize"])
+    values = (
+        lr, group["alpha"], group["eps"], group["weight_decay"], group["momentum"], group["centered"], group["maximize"]
+    )
     try:
         return _cached_config(*values)
     except TypeError:  # an unhashable value
