@@ -29,13 +29,13 @@ def compile_update(config: Any, update: Callable[..., Any], plain: Callable[...,
     cast (``state_dtype``) takes the plain path, as do arrays that are not
     contiguous, writable, float32 or float64 (the kernel returns None for those).
     """
-    from ...expression import Untraceable, lower, trace
+    from ...expression import UntraceableError, lower, trace
     from ...ops import FastUpdate
 
     try:
         program = trace(update, config.centered, config.momentum > 0, config.bias_correction)
         lowered = lower(program)
-    except Untraceable:
+    except UntraceableError:
         return None
     calls = [
         (np.sqrt if op == "sqrt" else _UFUNCS.get(op, np.copyto), a, b, out)

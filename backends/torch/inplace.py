@@ -56,7 +56,7 @@ def inplace_update(config: Any) -> Any:
 
 
 def _build_inplace(config: Any) -> Any:
-    from ...expression import Untraceable, fuse, trace
+    from ...expression import UntraceableError, fuse, trace
     from ...rmsprop import Leaves, apply_each, update_leaf
 
     def update(leaf_ops: Any, *leaf: Any) -> Any:
@@ -65,7 +65,7 @@ def _build_inplace(config: Any) -> Any:
     try:
         program = trace(update, config.centered, config.momentum > 0, config.bias_correction)
         fused = fuse(program)
-    except Untraceable:
+    except UntraceableError:
         return None
     constants = program.constants
     module = sys.modules[__package__]
