@@ -2,6 +2,9 @@
 
 With POLYPROP_REQUIRE_ALL=1 (set by .ci/run) a missing backend or data set
 fails the run instead of being skipped.
+
+Also two NumPy-only fakes the core's tests import: RecordingOps (the NumPy adapter,
+counting the ops it is asked for) and Array (a tensor that polyprop reads as jax's).
 """
 
 from __future__ import annotations
@@ -11,11 +14,13 @@ import os
 # JAX reads this at import: float64 tests need 64-bit types (float32 ones cast explicitly).
 os.environ.setdefault("JAX_ENABLE_X64", "1")
 
-import importlib.util  # noqa: E402
+import collections
+import importlib.util
 
-import pytest  # noqa: E402
+import numpy as np
+import pytest
 
-from polyprop.backends import BACKENDS, FRAMEWORKS, framework_version  # noqa: E402
+from polyprop.backends import BACKENDS, FRAMEWORKS, framework_version
 
 REQUIRE_ALL = os.environ.get("POLYPROP_REQUIRE_ALL") == "1"
 
@@ -47,6 +52,39 @@ def require_path(path, what: str):
             pytest.fail(f"{reason} (required: POLYPROP_REQUIRE_ALL=1)")
         pytest.skip(reason)
     return path
+
+
+class RecordingOps:
+    """The NumPy adapter, counting every op it is asked for: shows which adapter ran."""
+
+    def __init__(self):
+        from polyprop import get_ops
+
+        self._numpy = get_ops("numpy")
+        self.NAME = "numpy"
+        self.calls = collections.Counter()
+
+    def __getattr__(self, name):
+        op = getattr(self._numpy, name)
+
+        def recorded(*args, **kwargs):
+            self.calls[name] += 1
+            return op(*args, **kwargs)
+
+        return recorded
+
+
+class Array:
+    """Looks like a jax.Array to polyprop, which reads a tensor's framework from its type's module.
+
+    Its class name is part of the messages the tests expect ("jax (Array)").
+    """
+
+    __module__ = "jax._src.array"
+
+    def __init__(self, shape=(2,), dtype="float64"):
+        self.shape = shape
+        self.dtype = np.dtype(dtype)
 
 
 @pytest.fixture(params=BACKENDS)

@@ -35,10 +35,12 @@ CHAPTER_HOOKS = ("airfoil_model", "fashion_model")
 @pytest.mark.parametrize("name", backends.BACKENDS)
 def test_every_backend_has_its_chapter_and_bench_hooks(name):
     folder = ROOT / "backends" / name
-    assert (folder / "chapter.py").is_file() and (folder / "bench.py").is_file()
+    assert (folder / "chapter.py").is_file()
+    assert (folder / "bench.py").is_file()
     require_backend(name)
     chapter, bench = airfoil.chapter_hooks(name), step.bench_hooks(name)
-    assert chapter.__name__ == f"polyprop.backends.{name}.chapter" and bench.__name__ == f"polyprop.backends.{name}.bench"
+    assert chapter.__name__ == f"polyprop.backends.{name}.chapter"
+    assert bench.__name__ == f"polyprop.backends.{name}.bench"
     assert all(callable(getattr(chapter, hook)) for hook in CHAPTER_HOOKS)
     assert callable(bench.variants)
     assert airfoil.has_native(name) == (name != "numpy")  # NumPy alone has no RMSProp of its own
@@ -55,12 +57,14 @@ def test_importing_the_chapter_and_benchmarks_imports_no_framework():
     probe = (
         "import json, sys\n"
         "import polyprop.chapter.airfoil, polyprop.chapter.fashion, benchmarks.step, benchmarks.train\n"
-        "print(json.dumps(sorted(m for m in ('torch', 'tensorflow', 'keras', 'jax', 'optax', 'mxnet') if m in sys.modules)))\n"
+        "frameworks = ('torch', 'tensorflow', 'keras', 'jax', 'optax', 'mxnet')\n"
+        "print(json.dumps(sorted(m for m in frameworks if m in sys.modules)))\n"
         "print(json.dumps(sorted(m for m in sys.modules if m.startswith('polyprop.backends.'))))"
     )
     out = subprocess.run([sys.executable, "-c", probe], cwd=ROOT, capture_output=True, text=True, check=True)
     frameworks, backend_modules = (json.loads(line) for line in out.stdout.splitlines())
-    assert frameworks == [] and backend_modules == []
+    assert frameworks == []
+    assert backend_modules == []
 
 
 # --- a sixth backend, registered at run time ------------------------------------------------
@@ -86,7 +90,10 @@ def fake(monkeypatch):
     """Registers backend ``fake``: a package, its hooks (NumPy's, recording their calls) and a registry entry."""
     calls: list[str] = []
     package = types.ModuleType("polyprop.backends.fake")
-    package.__dict__.update({k: v for k, v in vars(backends.load("numpy")).items() if not k.startswith("__") and not isinstance(v, types.ModuleType)})
+    package.__dict__.update({
+        k: v for k, v in vars(backends.load("numpy")).items()
+        if not k.startswith("__") and not isinstance(v, types.ModuleType)
+    })
     package.NAME = "fake"
     package.from_numpy = lambda array: np.array(array).view(FakeArray)
     chapter = types.ModuleType("polyprop.backends.fake.chapter")
@@ -115,7 +122,8 @@ def _line(n=400, seed=0):
 def test_a_sixth_backend_trains_the_airfoil_run_through_its_own_hooks(fake):
     features, labels = _line()
     run = airfoil.train_scratch("fake", features, labels)
-    assert fake.calls == ["airfoil_model"] and run.backend == "fake"
+    assert fake.calls == ["airfoil_model"]
+    assert run.backend == "fake"
     assert run.losses == airfoil.train_scratch("numpy", features, labels).losses  # the same math, to the bit
     assert not airfoil.has_native("fake")
     with pytest.raises(ValueError, match="fake has no RMSProp of its own"):
@@ -140,7 +148,8 @@ def test_a_sixth_backends_native_trainer_is_found(fake, monkeypatch):
     monkeypatch.setattr(fake.chapter, "airfoil_native", airfoil_native, raising=False)
     features, labels = _line()
     run = airfoil.train_native("fake", features, labels)
-    assert (run.backend, run.impl) == ("fake", "native") and airfoil.has_native("fake")
+    assert (run.backend, run.impl) == ("fake", "native")
+    assert airfoil.has_native("fake")
     assert run.losses == airfoil.train_scratch("numpy", features, labels, dtype="float32").losses
 
 
@@ -149,7 +158,8 @@ def test_a_sixth_backend_trains_fashion_mnist_through_its_own_hooks(fake):
     images = rng.random((96, 784), dtype=np.float32)
     data = fashion.FashionData(images[:64], rng.integers(0, 10, 64), images[64:], rng.integers(0, 10, 32))
     run = fashion.train_fashion("fake", data, epochs=2, batch_size=16)
-    assert fake.calls == ["fashion_model"] and run.backend == "fake"
+    assert fake.calls == ["fashion_model"]
+    assert run.backend == "fake"
     reference = fashion.train_fashion("numpy", data, epochs=2, batch_size=16)
     assert (run.test_accuracy, run.train_loss) == (reference.test_accuracy, reference.train_loss)
 
@@ -165,7 +175,8 @@ def test_a_sixth_backend_is_benchmarked_through_its_own_hooks(fake):
 
 def test_the_machine_line_names_every_registered_distribution(fake):
     names = step.distributions()
-    assert names[:2] == ["numpy", "torch"] and len(names) == len(set(names))
+    assert names[:2] == ["numpy", "torch"]
+    assert len(names) == len(set(names))
     assert {"tensorflow-cpu", "keras", "jax", "jaxlib", "optax", "mxnet", "fakeframework"} <= set(names)
 
 
@@ -173,7 +184,8 @@ def test_a_sixth_backend_is_timed_by_the_training_benchmark(fake):
     features, labels = _line()
     args = train.parse_args(["--backend", "numpy", "--epochs", "1", "--repeats", "1"])
     rows = {row["mode"]: row for row in train.run_backend("fake", (features, labels), args)}
-    assert rows["scratch"]["backend"] == "fake" and rows["scratch"]["error"] is None
+    assert rows["scratch"]["backend"] == "fake"
+    assert rows["scratch"]["error"] is None
     expected = airfoil.train_scratch("numpy", features, labels, epochs=1, dtype="float32").final_loss
     assert rows["scratch"]["final_loss"] == expected
     assert rows["native"]["error"] == f"{train.NO_NATIVE} (fake has no RMSProp of its own)"

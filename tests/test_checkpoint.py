@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import itertools
 import json
 import os
@@ -43,7 +44,7 @@ def snapshot(ops, params, state):
     return snap
 
 
-@pytest.mark.parametrize("first,second", list(itertools.product(polyprop.BACKENDS, repeat=2)))
+@pytest.mark.parametrize(("first", "second"), list(itertools.product(polyprop.BACKENDS, repeat=2)))
 def test_resume_on_another_backend_continues_the_same_trajectory(first, second, tmp_path):
     ops_a, ops_b = require_backend(first), require_backend(second)
     params0, grads = problem()
@@ -53,7 +54,8 @@ def test_resume_on_another_backend_continues_the_same_trajectory(first, second, 
     half = run(ops_a, params, state, grads[:50])
     polyprop.save(tmp_path / "ckpt.npz", *half, CONFIG)
     loaded_params, loaded_state, loaded_config = polyprop.load(tmp_path / "ckpt.npz", backend=second)
-    assert loaded_config == CONFIG and loaded_state.count == 50
+    assert loaded_config == CONFIG
+    assert loaded_state.count == 50
     assert polyprop.infer_backend(loaded_params, loaded_state) == second
     resumed = run(ops_b, loaded_params, loaded_state, grads[50:])
     diff = compare([snapshot(ops_b, *resumed)], [snapshot(ops_a, *full)])
@@ -68,14 +70,23 @@ def test_resume_on_another_backend_continues_the_same_trajectory(first, second, 
 def test_round_trip_keeps_container_keys_dtypes_and_count(params, tmp_path):
     config = RMSPropConfig(momentum=0.5)
     state = polyprop.init(params, config)
-    grads = type(params)({k: np.ones_like(v) for k, v in params.items()}) if isinstance(params, dict) else type(params)(np.ones_like(v) for v in params)
+    if isinstance(params, dict):
+        grads = type(params)({k: np.ones_like(v) for k, v in params.items()})
+    else:
+        grads = type(params)(np.ones_like(v) for v in params)
     params, state = polyprop.step(params, grads, state, config)
     polyprop.save(tmp_path / "c.npz", params, state, config)
     p2, s2, c2 = polyprop.load(tmp_path / "c.npz")
-    assert type(p2) is type(params) and c2 == config and s2.count == 1 and s2.mu is None
+    assert type(p2) is type(params)
+    assert c2 == config
+    assert s2.count == 1
+    assert s2.mu is None
     for a, b in zip(polyprop.containers.flatten(params, "p")[1], polyprop.containers.flatten(p2, "p")[1]):
-        assert a.dtype == b.dtype and np.array_equal(a, b)
-    assert np.array_equal(polyprop.containers.flatten(state.momentum, "m")[1][0], polyprop.containers.flatten(s2.momentum, "m")[1][0])
+        assert a.dtype == b.dtype
+        assert np.array_equal(a, b)
+    assert np.array_equal(
+        polyprop.containers.flatten(state.momentum, "m")[1][0], polyprop.containers.flatten(s2.momentum, "m")[1][0]
+    )
 
 
 def _saved(tmp_path, config=CONFIG):
@@ -161,4 +172,119 @@ def test_the_file_is_a_plain_npz_with_json_metadata(tmp_path):
     path, _, _ = _saved(tmp_path)
     with zipfile.ZipFile(path) as archive:
         names = sorted(archive.namelist())
-    assert "metadata.npy" in names and "params/0.npy" in names and "mu/1.npy" in names
+    assert "metadata.npy" in names
+    assert "params/0.npy" in names
+    assert "mu/1.npy" in names
+
+
+# -- metadata and errors -----------------------------------------------------------------
+
+
+def _change_metadata(path, change):
+    def rewrite(arrays):
+        meta = json.loads(str(arrays["metadata"]))
+        change(meta)
+        arrays["metadata"] = np.array(json.dumps(meta))
+
+    _rewrite(path, rewrite)
+
+
+def test_the_metadata_is_the_documented_json(tmp_path):
+    config = RMSPropConfig(learning_rate=0.05, centered=True, momentum=0.5)
+    params = {"w": np.ones(2), "b": np.zeros(1)}
+    state = polyprop.init(params, config)
+    params, state = polyprop.step(params, {"w": np.ones(2), "b": np.ones(1)}, state, config)
+    polyprop.save(tmp_path / "c.npz", params, state, config)
+    with np.load(tmp_path / "c.npz") as archive:
+        metadata = json.loads(str(archive["metadata"]))
+    assert metadata == {
+        "format": "polyprop-checkpoint",
+        "version": 2,
+        "container": "dict",
+        "keys": ["w", "b"],
+        "count": 1,
+        "skipped": 0,
+        "fields": ["nu", "mu", "momentum"],
+        "dtypes": {name: ["float64", "float64"] for name in ("params", "nu", "mu", "momentum")},
+        "config": json.loads(json.dumps(dataclasses.asdict(config))),
+        "backend": "numpy",
+        "polyprop": polyprop.__version__,
+    }
+
+
+def test_a_schedule_without_a_qualname_is_recorded_by_its_repr(tmp_path):
+    class Warmup:
+        def __call__(self, count):
+            return 0.01 * min(1.0, (count + 1) / 10)
+
+        def __repr__(self):
+            return "Warmup(10)"
+
+    def cosine(count):
+        return 0.9
+
+    config = RMSPropConfig(learning_rate=Warmup(), decay=cosine)
+    path, _, _ = _saved(tmp_path, config)
+    with np.load(path) as archive:
+        saved = json.loads(str(archive["metadata"]))["config"]
+    assert saved["learning_rate"] == {"schedule": "Warmup(10)"}
+    assert saved["decay"]["schedule"].endswith("cosine")
+    with pytest.raises(CheckpointError) as excinfo:
+        polyprop.load(path)
+    assert str(excinfo.value) == (
+        f"the checkpoint was saved with schedules for ['decay', 'learning_rate'] "
+        f"({saved['decay']['schedule']}, Warmup(10)); pass config= to load it"
+    )
+
+
+def test_a_config_field_from_the_future_is_named(tmp_path):
+    path, _, _ = _saved(tmp_path)
+    _change_metadata(path, lambda meta: meta["config"].update(lookahead=5, amsgrad=True))
+    with pytest.raises(CheckpointError) as excinfo:
+        polyprop.load(path)
+    assert str(excinfo.value) == (
+        "the checkpoint's config has fields this polyprop does not know: ['amsgrad', 'lookahead']"
+    )
+
+
+def test_a_foreign_format_is_named(tmp_path):
+    path, _, _ = _saved(tmp_path)
+    _change_metadata(path, lambda meta: meta.update(format="other-tool"))
+    with pytest.raises(CheckpointError) as excinfo:
+        polyprop.load(path)
+    assert str(excinfo.value) == f"{path} is not a polyprop checkpoint (format 'other-tool')"
+
+
+def test_unreadable_metadata_is_named(tmp_path):
+    path, _, _ = _saved(tmp_path)
+    _rewrite(path, lambda arrays: arrays.__setitem__("metadata", np.array("{not json")))
+    with pytest.raises(CheckpointError) as excinfo:
+        polyprop.load(path)
+    assert str(excinfo.value).startswith(f"{path}: unreadable metadata: ")
+
+
+def test_a_missing_state_leaf_is_named(tmp_path):
+    path, _, _ = _saved(tmp_path)
+    _rewrite(path, lambda arrays: arrays.pop("mu/1"))
+    with pytest.raises(CheckpointError) as excinfo:
+        polyprop.load(path)
+    assert str(excinfo.value) == "the checkpoint lacks mu[1]"
+
+
+def test_save_names_what_cannot_be_saved(tmp_path):
+    config = RMSPropConfig()
+    params = {1: np.ones(2)}
+    with pytest.raises(CheckpointError) as excinfo:
+        polyprop.save(tmp_path / "c.npz", params, polyprop.init(params, config), config)
+    assert str(excinfo.value) == "params: dict keys must be strings to be saved, got [1]"
+
+    params = {"w": np.ones(2)}
+    state = polyprop.init(params, config)._replace(nu={"v": np.ones(2)})
+    with pytest.raises(CheckpointError) as excinfo:
+        polyprop.save(tmp_path / "c.npz", params, state, config)
+    assert str(excinfo.value) == "state.nu has keys ['v'], params has ['w']"
+
+    with pytest.raises(CheckpointError) as excinfo:
+        polyprop.save(tmp_path / "c.npz", np.ones(2), polyprop.init([np.ones(2)], config), config)
+    assert str(excinfo.value) == "params must be a list, tuple or dict of tensors, got ndarray"
+    assert not (tmp_path / "c.npz").exists()

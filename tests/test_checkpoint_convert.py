@@ -36,7 +36,7 @@ def test_torch_optimizer_to_checkpoint_and_back(resume_on, tmp_path):
         return params, opt
 
     full, _ = native_run(grads)
-    half, native_opt = native_run(grads[:STEPS])
+    _, native_opt = native_run(grads[:STEPS])
     ops.save_optimizer(tmp_path / "torch.npz", native_opt)
 
     if resume_on == "torch":  # into polyprop's drop-in, then on with torch semantics
@@ -48,7 +48,8 @@ def test_torch_optimizer_to_checkpoint_and_back(resume_on, tmp_path):
         got = [p.detach().numpy() for p in resumed]
     else:  # the neutral state on another backend, with the torch preset
         params, state, config = polyprop.load(tmp_path / "torch.npz", backend=resume_on)
-        assert config == polyprop.presets.torch(**hyper) and state.count == STEPS
+        assert config == polyprop.presets.torch(**hyper)
+        assert state.count == STEPS
         for gs in grads[STEPS:]:
             params, state = polyprop.step(params, [other.from_numpy(g) for g in gs], state, config)
         got = [other.to_numpy(p) for p in params]

@@ -50,9 +50,9 @@ def run_worker(script: str, env: dict[str, str] | None = None) -> dict:
         timeout=TIMEOUT,
     )
     lines = [line for line in proc.stdout.splitlines() if line.startswith("RESULT ")]
-    assert proc.returncode == 0 and lines, (
-        f"{script} exited {proc.returncode}\n--- stdout\n{proc.stdout[-3000:]}\n--- stderr\n{proc.stderr[-6000:]}"
-    )
+    failure = f"{script} exited {proc.returncode}\n--- stdout\n{proc.stdout[-3000:]}\n--- stderr\n{proc.stderr[-6000:]}"
+    assert proc.returncode == 0, failure
+    assert lines, failure
     return json.loads(lines[-1][len("RESULT "):])
 
 
@@ -74,7 +74,9 @@ def test_jax_params_and_state_stay_sharded_over_8_devices():
     flags = f"{os.environ.get('XLA_FLAGS', '')} --xla_force_host_platform_device_count=8".strip()
     r = run_worker("jax_sharded.py", {"XLA_FLAGS": flags, "JAX_ENABLE_X64": "1"})
     assert r["devices"] == 8
-    assert r["params_max_rel"] <= FLOAT64 and r["state_max_rel"] <= FLOAT64 and r["loss_max_rel"] <= FLOAT64, r
+    assert r["params_max_rel"] <= FLOAT64, r
+    assert r["state_max_rel"] <= FLOAT64, r
+    assert r["loss_max_rel"] <= FLOAT64, r
     # The jitted step gathers nothing back: every output keeps the input sharding and
     # each device holds only its 1/8 of every sharded parameter and state tensor.
     for key in ("params_sharding_kept", "state_sharding_at_init", "state_sharding_kept",
@@ -91,9 +93,11 @@ def test_jax_params_and_state_stay_sharded_over_8_devices():
 def test_torch_ddp_two_processes_match_one_process(torch_result):
     r = torch_result["ddp"]
     assert "error" not in r, r
-    assert r["params_max_rel"] <= FLOAT64 and r["state_max_rel"] <= FLOAT64, r
+    assert r["params_max_rel"] <= FLOAT64, r
+    assert r["state_max_rel"] <= FLOAT64, r
     assert r["loss_max_rel"] <= FLOAT64, r  # mean of the ranks' half-batch losses = full-batch loss
-    assert r["param_type"] == ["Parameter"] and r["state_type"] == ["Tensor"], r
+    assert r["param_type"] == ["Parameter"], r
+    assert r["state_type"] == ["Tensor"], r
     assert r["state_bytes_per_rank"] == [torch_result["single"]["state_bytes"]] * 2, r  # replicated
     MEASURED["torch DDP"] = r
 
@@ -101,9 +105,11 @@ def test_torch_ddp_two_processes_match_one_process(torch_result):
 def test_torch_fsdp2_shards_state_as_dtensors(torch_result):
     r = torch_result["fsdp2"]
     assert "error" not in r, r
-    assert r["param_type"] == ["DTensor"] and r["state_type"] == ["DTensor"], r
+    assert r["param_type"] == ["DTensor"], r
+    assert r["state_type"] == ["DTensor"], r
     assert r["state_placed_like_params"] is True, r
-    assert r["params_max_rel"] <= FLOAT64 and r["state_max_rel"] <= FLOAT64, r
+    assert r["params_max_rel"] <= FLOAT64, r
+    assert r["state_max_rel"] <= FLOAT64, r
     assert r["loss_max_rel"] <= FLOAT64, r
     full = torch_result["single"]["state_bytes"]
     assert sum(r["state_bytes_per_rank"]) == full, r
@@ -114,9 +120,12 @@ def test_torch_fsdp2_shards_state_as_dtensors(torch_result):
 def test_tensorflow_mirrored_strategy_fit_matches_one_device():
     require_backend("tensorflow")
     r = run_worker("tf_mirrored.py")
-    assert r["replicas"] == 2 and r["steps"] == [30, 30], r
+    assert r["replicas"] == 2, r
+    assert r["steps"] == [30, 30], r
     assert r["state_dtype"] == ["float64"], r
-    assert r["params_max_rel"] <= FLOAT64 and r["state_max_rel"] <= FLOAT64 and r["loss_max_rel"] <= FLOAT64, r
+    assert r["params_max_rel"] <= FLOAT64, r
+    assert r["state_max_rel"] <= FLOAT64, r
+    assert r["loss_max_rel"] <= FLOAT64, r
     assert r["state_bytes_per_device"] == {"CPU:0": r["state_bytes_single"], "CPU:1": r["state_bytes_single"]}, r
     MEASURED["tensorflow Mirrored"] = r
 
@@ -127,16 +136,20 @@ def test_mxnet_trainer_on_two_contexts_matches_one(mxnet_result, dtype, setup):
     result = mxnet_result[dtype]
     r, single = result[setup], result["single"]
     tolerance = FLOAT64 if dtype == "float64" else FLOAT32
-    assert r["params_max_rel"] <= tolerance and r["state_max_rel"] <= tolerance, r
+    assert r["params_max_rel"] <= tolerance, r
+    assert r["state_max_rel"] <= tolerance, r
     assert r["state_dtype"] == [dtype], r
     full = sum(single["state_bytes"].values())
     if setup == "local_update_on_kvstore":
         # One updater, in the kvstore: the state lives once, on its (pinned CPU) buffer.
-        assert r["update_on_kvstore"] is True and r["updaters"] == 1 and r["context_updater_states"] == 0, r
+        assert r["update_on_kvstore"] is True, r
+        assert r["updaters"] == 1, r
+        assert r["context_updater_states"] == 0, r
         assert list(r["state_bytes_per_context"].values()) == [full], r
     else:
         # An updater per context, each holding a full copy of the state.
-        assert r["update_on_kvstore"] is False and r["updaters"] == 2, r
+        assert r["update_on_kvstore"] is False, r
+        assert r["updaters"] == 2, r
         assert r["state_bytes_per_context"] == {"cpu(0)": full, "cpu(1)": full}, r
     if dtype == "float32":
         assert r["params_max_rel"] <= 4 * single["params_max_rel_vs_float64"], r  # within float32's own noise

@@ -25,7 +25,8 @@ def nav_pages() -> list[str]:
 
 def test_nav_and_pages_match():
     pages = nav_pages()
-    assert "index.md" in pages and "api/index.md" in pages, pages
+    assert "index.md" in pages, pages
+    assert "api/index.md" in pages, pages
     assert len(pages) == len(set(pages)), f"listed twice: {sorted(p for p in pages if pages.count(p) > 1)}"
     missing = [page for page in pages if not (DOCS / page).is_file()]
     assert not missing, f"in mkdocs.yml's nav but not in docs/: {missing}"
@@ -66,7 +67,10 @@ def test_scale_out_scripts_are_the_readme_ones():
 
 
 def built_path(page: str) -> str:
-    """Where mkdocs (directory URLs) writes ``page``: ``a/index.md`` -> ``a/index.html``, ``a/b.md`` -> ``a/b/index.html``."""
+    """Where mkdocs (directory URLs) writes ``page``.
+
+    ``a/index.md`` -> ``a/index.html``, ``a/b.md`` -> ``a/b/index.html``.
+    """
     stem = page.removesuffix(".md")
     return f"{stem}.html" if stem == "index" or stem.endswith("/index") else f"{stem}/index.html"
 
@@ -91,7 +95,9 @@ def test_site_builds_strictly(tmp_path):
     assert 'id="polyprop.backends.torch.RMSprop"' in reference  # the drop-in, documented from its docstring
     config_page = (site / "api" / "config" / "index.html").read_text(encoding="utf-8")
     assert 'id="polyprop.config.RMSPropConfig"' in config_page
-    assert ":func:" not in config_page and ":class:" not in config_page  # reST roles became links or code
+    # reST roles became links or code
+    assert ":func:" not in config_page
+    assert ":class:" not in config_page
 
 
 def test_rest_tables_become_markdown():
@@ -102,7 +108,10 @@ def test_rest_tables_become_markdown():
         import griffe_rst
     finally:
         sys.path.remove(str(DOCS))
-    headed = "Today:\n\n===== =========\nname  path\n===== =========\nnumpy in-place\n      ufuncs\ntorch a | b\n===== =========\n"
+    headed = (
+        "Today:\n\n===== =========\nname  path\n===== =========\n"
+        "numpy in-place\n      ufuncs\ntorch a | b\n===== =========\n"
+    )
     assert griffe_rst.tables_to_markdown(headed).split("\n") == [
         "Today:", "", "| name | path |", "|---|---|", "| numpy | in-place ufuncs |", "| torch | a \\| b |", "",
     ]

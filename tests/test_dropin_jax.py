@@ -64,7 +64,7 @@ EAGER = [OPTIONS[0], OPTIONS[-1]]
 
 
 @pytest.mark.parametrize(
-    "kwargs,jit",
+    ("kwargs", "jit"),
     [(k, True) for k in OPTIONS] + [(k, False) for k in EAGER],
     ids=["-".join(f"{n}={v}" for n, v in k.items()) + ("-jit" if j else "-eager") for k, j in
          [(k, True) for k in OPTIONS] + [(k, False) for k in EAGER]],
@@ -212,7 +212,11 @@ def test_complex_parameters_take_no_real_state_dtype():
 @pytest.mark.parametrize(
     "kwargs",
     # (centered + bias_correction from initial_scale 0: step 1's variance is g^2 - g^2, rounding noise)
-    [{}, dict(eps_in_sqrt=False, bias_correction=True, decay=0.999, initial_scale=0.5), dict(initial_scale=1.0, eps=1e-3)],
+    [
+        {},
+        dict(eps_in_sqrt=False, bias_correction=True, decay=0.999, initial_scale=0.5),
+        dict(initial_scale=1.0, eps=1e-3),
+    ],
     ids=["defaults", "torch-eps-bias-corrected", "tf1-start"],
 )
 @pytest.mark.parametrize("jit", [True, False], ids=["jit", "eager"])
@@ -381,4 +385,5 @@ def test_a_nan_in_the_imaginary_part_is_caught(nonfinite):
             polyprop.step(params, grads, state, config)
     else:
         new_params, new_state = polyprop.step(params, grads, state, config)
-        assert new_state.skipped == 1 and new_params is params
+        assert new_state.skipped == 1
+        assert new_params is params

@@ -46,7 +46,10 @@ TOLERANCE = {"float32": 1e-6, "float64": 1e-12}
 STEPS = 60
 SHAPES = [(), (5,), (3, 4), (2, 2, 3)]
 BIT_IDENTICAL = ("tensorflow", "jax")
-"""Backends whose native runs Keras's ``keras.ops`` order, which polyprop's Keras preset follows (``lr_before_divide``)."""
+"""Backends whose native runs Keras's ``keras.ops`` order.
+
+polyprop's Keras preset follows that order (``lr_before_divide``).
+"""
 ROOT = pathlib.Path(__file__).resolve().parent.parent
 
 
@@ -70,7 +73,7 @@ def configs() -> list[dict]:
     out = []
     for i, extra in enumerate(extras):
         centered = i % 4 in (0, 3) if i < 4 else bool(rng.integers(2))
-        momentum = float(rng.uniform(0.1, 0.95)) if i % 2 == 0 or i >= 4 and rng.integers(2) else 0.0
+        momentum = float(rng.uniform(0.1, 0.95)) if i % 2 == 0 or (i >= 4 and rng.integers(2)) else 0.0
         out.append(
             dict(
                 learning_rate=float(10 ** rng.uniform(-3, -1)),
@@ -129,7 +132,8 @@ def matrix(keras, dropin, dtype):
         start = [rng.standard_normal(s).astype(dtype) for s in SHAPES]
         grads = [[rng.standard_normal(s).astype(dtype) for s in SHAPES] for _ in range(STEPS)]
         (native, native_slots), (ours, our_slots) = (
-            trajectory(keras, make(cls, keras, kwargs), start, grads) for cls in (keras.optimizers.RMSprop, dropin.RMSprop)
+            trajectory(keras, make(cls, keras, kwargs), start, grads)
+            for cls in (keras.optimizers.RMSprop, dropin.RMSprop)
         )
         worst, same, total = 0.0, 0, 0
         for i in range(len(SHAPES)):
@@ -224,8 +228,11 @@ def fresh_process_load(path):
     out = {}
     for name, imports in (("keras_and_polyprop", "import keras, polyprop"),
                           ("with_dropin_module", "import keras, polyprop, polyprop.backends.keras")):
-        code = f"{imports}\ntry:\n    m = keras.models.load_model({path!r})\n    print('LOADED', type(m.optimizer).__module__)\n" \
-               "except Exception as e:\n    print('ERROR', type(e).__name__, str(e)[:200])\n"
+        code = (
+            f"{imports}\ntry:\n    m = keras.models.load_model({path!r})\n"
+            "    print('LOADED', type(m.optimizer).__module__)\n"
+            "except Exception as e:\n    print('ERROR', type(e).__name__, str(e)[:200])\n"
+        )
         done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=os.environ.copy())
         out[name] = (done.stdout.strip().splitlines() or [done.stderr[-300:]])[-1]
     return out
@@ -248,9 +255,12 @@ def checkpoint_round_trip(keras, dropin, folder):
     a, b = optimizer_state(native), optimizer_state(ours)
     return {
         "iterations": int(keras.ops.convert_to_numpy(ours.iterations)),
-        "slots_equal": [k for k, _ in a] == [k for k, _ in b] and all(np.array_equal(x, y) for (_, x), (_, y) in zip(a, b)),
+        "slots_equal": (
+            [k for k, _ in a] == [k for k, _ in b] and all(np.array_equal(x, y) for (_, x), (_, y) in zip(a, b))
+        ),
         "variables_equal": all(
-            np.array_equal(keras.ops.convert_to_numpy(x), keras.ops.convert_to_numpy(y)) for x, y in zip(variables, fresh)
+            np.array_equal(keras.ops.convert_to_numpy(x), keras.ops.convert_to_numpy(y))
+            for x, y in zip(variables, fresh)
         ),
     }
 
@@ -293,8 +303,12 @@ def measured(backend: str) -> dict:
         out = pathlib.Path(folder) / "report.json"
         env = {**os.environ, "KERAS_BACKEND": backend, "JAX_ENABLE_X64": "1"}
         env["PYTHONPATH"] = os.pathsep.join([str(ROOT), env.get("PYTHONPATH", "")])
-        done = subprocess.run([sys.executable, __file__, str(out)], env=env, capture_output=True, text=True, timeout=600)
-        assert done.returncode == 0 and out.exists(), f"worker failed on {backend}:\n{done.stdout[-3000:]}\n{done.stderr[-6000:]}"
+        done = subprocess.run(
+            [sys.executable, __file__, str(out)], env=env, capture_output=True, text=True, timeout=600
+        )
+        failure = f"worker failed on {backend}:\n{done.stdout[-3000:]}\n{done.stderr[-6000:]}"
+        assert done.returncode == 0, failure
+        assert out.exists(), failure
         return json.loads(out.read_text())
 
 
@@ -312,7 +326,9 @@ def test_matches_keras_step_for_step(backend, dtype):
         assert row["moved"] > 1e-4, row  # the run trains: a difference of 0 would not be for nothing
         assert row["slots_match"], row
         assert row["worst"] <= TOLERANCE[dtype], row
-    assert any(r["config"]["centered"] and r["config"]["momentum"] > 0 and r["config"].get("weight_decay") for r in rows)
+    assert any(
+        r["config"]["centered"] and r["config"]["momentum"] > 0 and r["config"].get("weight_decay") for r in rows
+    )
     for row in rows:  # velocity always; momentum and average_gradient when asked for
         kinds = set(row["slots"])
         assert ("momentum" in kinds) == (row["config"]["momentum"] > 0)
@@ -331,7 +347,8 @@ def test_fit_save_load_resume_is_exactly_the_uninterrupted_run(backend):
     assert fit["same_config"]
     assert fit["iterations"] == [16, 16]  # 4 epochs of 64 rows in batches of 16
     assert fit["slot_kinds"] == ["average_gradient", "iteration", "momentum", "velocity"]  # lr: a schedule
-    assert fit["slot_names"] and fit["slots_equal"]
+    assert fit["slot_names"]
+    assert fit["slots_equal"]
     assert fit["weights_max_diff"] == 0.0
     assert fit["losses"][-1] < 0.5 * fit["losses"][0]
     np.testing.assert_allclose(fit["losses"], fit["native_losses"], rtol=1e-5)

@@ -119,7 +119,7 @@ def test_matches_native_step_for_step(kwargs, dtype):
 
 @pytest.mark.parametrize("dtype", ["float64", "float32"])
 @pytest.mark.parametrize(
-    "name,factory",
+    ("name", "factory"),
     [
         ("StepLR", lambda opt: __import__("torch").optim.lr_scheduler.StepLR(opt, step_size=10, gamma=0.5)),
         ("CosineAnnealingLR", lambda opt: __import__("torch").optim.lr_scheduler.CosineAnnealingLR(opt, T_max=STEPS)),
@@ -239,7 +239,9 @@ def test_fused_shares_one_graph_among_chunks_of_different_sizes():
         params0, gradients(11, shp, "float64")[:5],
     )
     assert worst <= TOL["float64"], worst
-    assert ops.COMPILE_CHUNK < len(shp) and len(shp) % ops.COMPILE_CHUNK  # several chunks, one shorter
+    # several chunks, one shorter
+    assert len(shp) > ops.COMPILE_CHUNK
+    assert len(shp) % ops.COMPILE_CHUNK
     assert counters["stats"]["unique_graphs"] - graphs <= 2  # full chunks share one, the short one its own
 
 
@@ -258,7 +260,7 @@ def test_same_signature_and_defaults_as_native():
     assert issubclass(ops.RMSprop, torch.optim.Optimizer)
 
 
-@pytest.mark.parametrize("kwargs,message", [
+@pytest.mark.parametrize(("kwargs", "message"), [
     (dict(lr=-1.0), r"^Invalid learning rate: -1.0$"),  # torch's own messages where torch refuses too
     (dict(momentum=-0.1), r"^Invalid momentum value: -0.1$"),
     (dict(alpha=1.5), r"^alpha must be < 1 for polyprop's RMSprop, got 1.5"),  # torch takes it, polyprop not
@@ -379,7 +381,7 @@ def test_fused_forms_are_the_native_operations_in_the_native_order():
     ]
 
 
-@pytest.mark.parametrize("name,kwargs", [
+@pytest.mark.parametrize(("name", "kwargs"), [
     ("keras", dict(learning_rate=0.01, rho=0.9, momentum=0.5, centered=True, weight_decay=0.01)),
     # (eps 0.1: with bias correction the first centered step computes v - m^2 = 0 up to rounding, which a
     # small eps would magnify into a relative 1e-7 between any two roundings of the same formula)
@@ -448,14 +450,16 @@ print(json.dumps([one_step(lambda p: torch.optim.RMSprop(p, **kwargs)), one_step
 
 
 @pytest.mark.parametrize(
-    "kwargs", [dict(lr=0.01), dict(lr=0.01, centered=True, momentum=0.9, weight_decay=0.01)], ids=["plain", "centered-momentum-wd"]
+    "kwargs",
+    [dict(lr=0.01), dict(lr=0.01, centered=True, momentum=0.9, weight_decay=0.01)],
+    ids=["plain", "centered-momentum-wd"],
 )
 def test_default_path_extra_memory_is_below_the_natives(kwargs):
     """Peak RSS growth of one step on a 1e7 float32 tensor, measured as benchmarks.step does.
 
     torch's single-tensor step allocates ``avg`` (40 MB here; with weight decay also the
-    decayed gradient); the blocked path only cache-sized scratch.  A fresh process, so that no freed heap of earlier tests
-    hides an allocation: then the measure is deterministic.
+    decayed gradient); the blocked path only cache-sized scratch.  A fresh process, so that no
+    freed heap of earlier tests hides an allocation: then the measure is deterministic.
     """
     require_backend("torch")
     import json
@@ -464,7 +468,9 @@ def test_default_path_extra_memory_is_below_the_natives(kwargs):
     import sys
 
     root = pathlib.Path(__file__).resolve().parents[1]
-    done = subprocess.run([sys.executable, "-c", MEMORY_PROBE, json.dumps(kwargs)], cwd=root, capture_output=True, text=True, timeout=300)
+    done = subprocess.run(
+        [sys.executable, "-c", MEMORY_PROBE, json.dumps(kwargs)], cwd=root, capture_output=True, text=True, timeout=300
+    )
     assert done.returncode == 0, done.stderr[-2000:]
     native, ours = json.loads(done.stdout.strip().splitlines()[-1])
     if native is None:

@@ -46,7 +46,7 @@ def _fast_vs_plain(backend, config, dtype):
 @pytest.mark.filterwarnings("error:polyprop.fast_step:RuntimeWarning")  # a failed compile fails here
 @pytest.mark.parametrize("dtype", DTYPES)
 @pytest.mark.parametrize(
-    "backend,variant", [(b, v) for b, variants in FAST_MATRIX.items() for v in variants]
+    ("backend", "variant"), [(b, v) for b, variants in FAST_MATRIX.items() for v in variants]
 )
 def test_fast_path_follows_the_plain_trajectory(backend, variant, dtype):
     require_backend(backend)
@@ -85,12 +85,14 @@ def test_mxnet_kernel_is_used_and_skipped_exactly_when_it_computes_the_config(mo
     grads = [pmx.from_numpy(np.full((2, 3), 0.5, np.float32))]
     state = polyprop.init(params, config)
     params, state = polyprop.fast_step(params, grads, state, config)
-    assert len(calls) == 1 and calls[0]["gamma1"] == config.decay and calls[0]["lr"] == config.learning_rate
+    assert len(calls) == 1
+    assert calls[0]["gamma1"] == config.decay
+    assert calls[0]["lr"] == config.learning_rate
     # a learning rate float32 would round: the plain path, same numbers as polyprop.step
     rounded = config.replace(learning_rate=lambda count: 0.1)
     params16 = [pmx.from_numpy(np.ones(4, np.float16))]
     for cfg, ps in ((rounded, params), (config, params16)):
-        fast, _ = polyprop.fast_step(ps, [p * 0.5 for p in ps], polyprop.init(ps, cfg), cfg)
+        polyprop.fast_step(ps, [p * 0.5 for p in ps], polyprop.init(ps, cfg), cfg)
         assert len(calls) == 1
     assert polyprop.fast_path(polyprop.RMSPropConfig(learning_rate=0.01, decay=0.9), "mxnet") == "plain"
     assert polyprop.fast_path(config.replace(centered=True, momentum=0.0), "mxnet") == "plain"
@@ -133,7 +135,8 @@ def test_fast_step_keeps_steps_checks_and_skips_of_step():
     params = {"w": np.ones(3), "b": np.full(2, 2.0)}
     state = polyprop.init(params, config)
     params, state = polyprop.fast_step(params, {"w": np.array([np.nan, 1, 1]), "b": np.ones(2)}, state, config)
-    assert state.skipped == 1 and state.count == 0
+    assert state.skipped == 1
+    assert state.count == 0
     np.testing.assert_array_equal(params["w"], np.ones(3))
     params, state = polyprop.fast_step(params, {"w": None, "b": np.ones(2)}, state, config)
     np.testing.assert_array_equal(params["w"], np.ones(3))  # no gradient: untouched
@@ -201,7 +204,8 @@ def test_torch_fast_path_compiles_once_for_a_schedule_and_many_shapes():
         params, state = polyprop.fast_step(params, grads, state, config)
     assert compiled >= 1
     assert counters["stats"]["unique_graphs"] == compiled  # no recompilation after the first step
-    assert state.count == 6 and isinstance(params[0], torch.nn.Parameter)
+    assert state.count == 6
+    assert isinstance(params[0], torch.nn.Parameter)
     reference = [torch.ones(p.shape, dtype=torch.float32) for p in params]
     ref_state = polyprop.init(reference, config)
     for _ in range(6):
@@ -274,14 +278,19 @@ def test_a_repeated_signature_is_checked_once_and_a_changed_one_in_full(monkeypa
         params, state = polyprop.fast_step(params, grads, state, config)
     assert calls == ["params['w']", "params['b']"]  # in full once, then recognised
     for bad, error, message in (
-        ({"w": np.ones((3, 2)), "b": np.ones(3)}, ValueError, r"grads\['w'\] has shape \(3, 2\) but params\['w'\] has shape \(2, 3\)"),
+        (
+            {"w": np.ones((3, 2)), "b": np.ones(3)},
+            ValueError,
+            r"grads\['w'\] has shape \(3, 2\) but params\['w'\] has shape \(2, 3\)",
+        ),
         ({"w": np.ones((2, 3), np.float32), "b": np.ones(3)}, TypeError, r"grads\['w'\] has dtype float32 but float64"),
         ({"w": [1.0, 2.0], "b": np.ones(3)}, TypeError, r"grads\['w'\] must be a tensor or None, got list"),
     ):
         with pytest.raises(error, match=message):
             polyprop.step(params, bad, state, config)
     params, state = polyprop.step(params, {"w": None, "b": np.ones(3)}, state, config)  # a new signature
-    assert calls[-2:] == ["params['w']", "params['b']"] and state.count == 4
+    assert calls[-2:] == ["params['w']", "params['b']"]
+    assert state.count == 4
 
 
 def test_lowered_program_computes_each_value_once_and_writes_each_output_in_place():

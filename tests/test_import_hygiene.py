@@ -68,7 +68,8 @@ def test_loading_one_backend_imports_only_what_its_framework_imports(name):
     )
     package = f"polyprop.backends.{name}"
     modules = json.loads(out.stdout)
-    assert package in modules and f"{package}.ops" in modules
+    assert package in modules
+    assert f"{package}.ops" in modules
     assert [m for m in modules if m != package and not m.startswith(f"{package}.")] == []  # no other backend's
 
 
@@ -105,7 +106,8 @@ mark()
 
 def test_the_keras_dropin_is_no_tensor_backend():
     """polyprop.backends.keras is a Keras optimizer, not an adapter: not in BACKENDS, never loaded by load()."""
-    assert "keras" not in BACKENDS and "keras" not in FRAMEWORKS
+    assert "keras" not in BACKENDS
+    assert "keras" not in FRAMEWORKS
 
 
 @pytest.mark.parametrize("keras_backend", ["jax", "torch"])
@@ -125,6 +127,7 @@ def test_keras_dropin_imports_no_tensorflow_under_jax_and_torch(keras_backend, t
         return _run_probe(code, env)
 
     (trained, saved), (native_trained, native_saved) = loaded("polyprop.backends.keras"), loaded("keras.optimizers")
-    assert "tensorflow" not in trained and keras_backend in trained
+    assert "tensorflow" not in trained
+    assert keras_backend in trained
     assert trained == native_trained
     assert saved == native_saved

@@ -20,7 +20,10 @@ APPLICATIONS = ("polyprop.chapter", "benchmarks")
 """Packages core must not import."""
 
 FRAMEWORKS = ("torch", "tensorflow", "keras", "jax", "jaxlib", "optax", "mxnet", "matplotlib", "tqdm")
-"""Top-level packages core may import only inside a function (numpy, the one requirement, is checked by test_import_hygiene)."""
+"""Top-level packages core may import only inside a function.
+
+(numpy, the one requirement, is checked by test_import_hygiene.)
+"""
 
 RUN_TIME_EXCEPTION = ("__main__.py", "polyprop.chapter.cli")
 """The one exception: ``python -m polyprop`` imports the command line inside its ``main``, when it runs."""
@@ -104,7 +107,7 @@ def test_the_one_exception_is_named_and_still_needed():
 
 
 @pytest.mark.parametrize(
-    "line,expected",
+    ("line", "expected"),
     [
         ("from .chapter import trace", "rmsprop.py:1 imports polyprop.chapter"),
         ("if TYPE_CHECKING:\n    from .chapter import trace", "rmsprop.py:2 imports polyprop.chapter"),
@@ -119,7 +122,10 @@ def test_the_one_exception_is_named_and_still_needed():
         ("import torch", "rmsprop.py:1 imports torch, a framework, at module level"),
         ("from jax import numpy", "rmsprop.py:1 imports jax.numpy, a framework, at module level"),
         ("class C:\n    import tensorflow", "rmsprop.py:2 imports tensorflow, a framework, at module level"),
-        ("try:\n    import mxnet\nexcept ImportError:\n    pass", "rmsprop.py:2 imports mxnet, a framework, at module level"),
+        (
+            "try:\n    import mxnet\nexcept ImportError:\n    pass",
+            "rmsprop.py:2 imports mxnet, a framework, at module level",
+        ),
     ],
 )
 def test_a_forbidden_import_is_found(line, expected):

@@ -1,4 +1,7 @@
-"""Every adapter defines the whole ops interface and each op agrees with NumPy; its optional parts keep their contract."""
+"""Every adapter defines the whole ops interface and each op agrees with NumPy.
+
+Its optional parts keep their contract.
+"""
 
 from __future__ import annotations
 
@@ -25,7 +28,8 @@ def test_interface_names_match_the_protocol():
     assert len(OPS_NAMES) == len(set(OPS_NAMES)) == 12
     optional = {name for protocol in (FastPath, MemorySpans, SharesMemory) for name in vars(protocol)
                 if not name.startswith("_")}
-    assert optional == set(OPTIONAL_NAMES) and not optional & set(OPS_NAMES)
+    assert optional == set(OPTIONAL_NAMES)
+    assert not optional & set(OPS_NAMES)
 
 
 def test_adapter_defines_every_op(backend):
@@ -41,15 +45,18 @@ def test_the_backend_package_re_exports_its_ops_module(backend):
     assert backend.__name__ == f"polyprop.backends.{backend.NAME}"
     for name in ("NAME", "framework_version", *OPS_NAMES):
         assert getattr(backend, name) is getattr(backend.ops, name), name
-    assert isinstance(backend.ops, Ops) and callable(backend.compile_update)
+    assert isinstance(backend.ops, Ops)
+    assert callable(backend.compile_update)
     for name in ("memory_spans", "shares_memory"):  # (polyprop.validation reads them on the package)
         assert getattr(backend, name, None) is getattr(backend.ops, name, None), name
 
 
 def test_the_registry_lists_each_backend_once_numpy_first():
     assert BACKENDS == tuple(b.name for b in REGISTRY) == polyprop.BACKENDS
-    assert BACKENDS[0] == "numpy" and len(set(BACKENDS)) == len(BACKENDS) == 5
-    assert list(FRAMEWORKS) == list(BACKENDS) and all(FRAMEWORKS[b.name] is b for b in REGISTRY)
+    assert BACKENDS[0] == "numpy"
+    assert len(set(BACKENDS)) == len(BACKENDS) == 5
+    assert list(FRAMEWORKS) == list(BACKENDS)
+    assert all(FRAMEWORKS[b.name] is b for b in REGISTRY)
     assert len({b.color for b in REGISTRY}) == len(REGISTRY)  # one colour each in the chapter's figures
     tensor_modules = [m for b in REGISTRY for m in b.tensor_modules]
     assert len(set(tensor_modules)) == len(tensor_modules)  # a tensor's module names one backend
@@ -112,12 +119,14 @@ def test_numpy_round_trip_and_cast(backend, shape):
     a = _values(shape, "float64", 3)
     t = backend.from_numpy(a)
     back = backend.to_numpy(t)
-    assert back.dtype == np.float64 and back.shape == a.shape
+    assert back.dtype == np.float64
+    assert back.shape == a.shape
     assert np.array_equal(back, a)
     back[...] = 0  # a copy: writing to it leaves the tensor alone
     assert np.array_equal(backend.to_numpy(t), a)
     as32 = backend.to_numpy(backend.cast(t, "float32"))
-    assert as32.dtype == np.float32 and np.array_equal(as32, a.astype(np.float32))
+    assert as32.dtype == np.float32
+    assert np.array_equal(as32, a.astype(np.float32))
 
 
 def test_inference_names_the_adapter_backend(backend):
@@ -149,7 +158,8 @@ def test_the_fast_path_where_defined_returns_none_or_a_described_kernel(backend)
         fast = backend.compile_update(config, update, functools.partial(rmsprop.apply_each, backend, config))
         assert fast is None or isinstance(fast, FastUpdate), (name, fast)
         if fast is not None:
-            assert callable(fast.apply) and isinstance(fast.description, str), name
+            assert callable(fast.apply), name
+            assert isinstance(fast.description, str), name
             assert fast.description.strip() not in ("", "plain"), name
         built[name] = fast
         assert polyprop.fast_path(config, backend) == ("plain" if fast is None else fast.description), name
@@ -170,10 +180,13 @@ def test_the_memory_ops_where_defined_give_what_check_memory_reads(backend):
         return
     a, b = backend.from_numpy(np.arange(6.0)), backend.from_numpy(np.ones(4, np.float32))
     spans = spans_of([a, b, a])
-    assert len(spans) == 3 and spans[0] == spans[2]
+    assert len(spans) == 3
+    assert spans[0] == spans[2]
     for span, nbytes in zip(spans, (48, 16)):
         buffer, start, end = span
-        assert isinstance(buffer, Hashable) and isinstance(start, int) and isinstance(end, int)
+        assert isinstance(buffer, Hashable)
+        assert isinstance(start, int)
+        assert isinstance(end, int)
         assert end - start == nbytes
     assert validation.shared_memory([a, b], [True, True], spans_of, shares) is None
     assert validation.shared_memory([a, b, a], [True, False, False], spans_of, shares) == (2, 0)
@@ -183,6 +196,7 @@ def test_the_memory_ops_where_defined_give_what_check_memory_reads(backend):
     assert shared == ((2, 1) if backend.NAME in VIEWS else None)
     if shares is not None:  # interleaved views overlap in their spans but share no byte
         evens, odds, later = a[0::2], a[1::2], a[2::2]
-        assert shares(evens, later) and not shares(evens, odds)
+        assert shares(evens, later)
+        assert not shares(evens, odds)
         assert validation.shared_memory([evens, odds], [True, True], spans_of, shares) is None
         assert validation.shared_memory([evens, later], [True, True], spans_of, shares) == (1, 0)

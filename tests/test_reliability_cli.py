@@ -29,52 +29,59 @@ PARITY = ["parity", "--backend", "numpy", "--variant", "plain"]
 
 # (argv, the error it must print); {file}, {missing}, {empty}, {dangling} are paths under tmp_path.
 BAD_FLAGS = [
-    *[(PARITY + ["--steps", v], STEPS.format(shown)) for v, shown in [
+    *[([*PARITY, "--steps", v], STEPS.format(shown)) for v, shown in [
         ("0", "0"), ("-1", "-1"), ("100001", "100001"), ("1000000000000", "1000000000000"),
         ("1e3", "1e3"), ("1.5", "1.5"), ("nan", "nan"), ("inf", "inf"),
         ("", "''"), (" ", "' '"), ("abc", "abc"), ("0x10", "0x10"), (HUGE, HUGE),
     ]],
-    *[(PARITY + ["--seed", v], SEED.format(shown)) for v, shown in [
+    *[([*PARITY, "--seed", v], SEED.format(shown)) for v, shown in [
         ("-1", "-1"), ("4294967296", "4294967296"), (str(10**30), str(10**30)), ("1.5", "1.5"),
         ("nan", "nan"), ("", "''"), ("seed", "seed"),
     ]],
-    (PARITY + ["--steps=-inf"], STEPS.format("-inf")),  # "--steps -inf" reads -inf as a flag
-    (PARITY + ["--steps", "-inf"], "argument --steps: expected one argument"),
-    (PARITY + ["--dtype", "float16"], "argument --dtype: invalid choice: 'float16'"),
-    (PARITY + ["--dtype", ""], "argument --dtype: invalid choice: ''"),
+    ([*PARITY, "--steps=-inf"], STEPS.format("-inf")),  # "--steps -inf" reads -inf as a flag
+    ([*PARITY, "--steps", "-inf"], "argument --steps: expected one argument"),
+    ([*PARITY, "--dtype", "float16"], "argument --dtype: invalid choice: 'float16'"),
+    ([*PARITY, "--dtype", ""], "argument --dtype: invalid choice: ''"),
     (["parity", "--backend", "numpy", "--variant", "adam"], "unknown variant 'adam'; known: plain,"),
     (["parity", "--backend", "numpy", "--variant", ""], "unknown variant ''; known: plain,"),
-    (["parity", "--backend", "pytorch"], "unknown backend 'pytorch'; known backends: numpy, torch, mxnet, tensorflow, jax, or all"),
+    (["parity", "--backend", "pytorch"],
+     "unknown backend 'pytorch'; known backends: numpy, torch, mxnet, tensorflow, jax, or all"),
     (["parity", "--backend", ""], "unknown backend ''; known backends: numpy"),
     (["parity", "--backend", "NUMPY"], "unknown backend 'NUMPY'; known backends: numpy"),
-    (PARITY + ["--stepz", "3"], "unrecognized arguments: --stepz 3"),
-    (PARITY + ["--steps"], "argument --steps: expected one argument"),
+    ([*PARITY, "--stepz", "3"], "unrecognized arguments: --stepz 3"),
+    ([*PARITY, "--steps"], "argument --steps: expected one argument"),
     (["trace", "--backend", "numpy", "--out", "{file}"], "argument --out: {file} is a file, not a folder"),
     (["trace", "--backend", "numpy", "--out", "{file}/sub"],
      "argument --out: cannot create the folder {file}/sub: {file} is a file, not a folder"),
     (["trace", "--backend", "numpy", "--out", "{file}/a/b"],
      "argument --out: cannot create the folder {file}/a/b: {file} is a file, not a folder"),
     (["trace", "--backend", "numpy", "--out", ""], "argument --out: must name a folder, got ''"),
-    (["trace", "--backend", "numpy", "--out", "{dangling}"], "argument --out: {dangling} is a link to nothing, not a folder"),
+    (["trace", "--backend", "numpy", "--out", "{dangling}"],
+     "argument --out: {dangling} is a link to nothing, not a folder"),
     (["trace", "--backend", "torch-cpu"], "unknown backend 'torch-cpu'"),
     (["weights", "--out", "{file}"], "argument --out: {file} is a file, not a folder"),
     (["weights", "--out", ""], "argument --out: must name a folder, got ''"),
-    (AIRFOIL + ["--impl", "fast"], "argument --impl: invalid choice: 'fast'"),
+    ([*AIRFOIL, "--impl", "fast"], "argument --impl: invalid choice: 'fast'"),
     (["airfoil", "--backend", "numpy", "--data-dir", "{missing}"], "argument --data-dir: no such folder: {missing}"),
     (["airfoil", "--backend", "numpy", "--data-dir", "{file}"], "argument --data-dir: {file} is a file, not a folder"),
     (["airfoil", "--backend", "numpy", "--data-dir", ""], "argument --data-dir: must name a folder, got ''"),
-    (AIRFOIL + ["--out", "{file}"], "argument --out: {file} is a file, not a folder"),
+    ([*AIRFOIL, "--out", "{file}"], "argument --out: {file} is a file, not a folder"),
     (["airfoil", "--backend", "mx", "--data-dir", "{empty}"], "unknown backend 'mx'"),
     (["chapter", "--backend", "numpy", "--data-dir", "{empty}"], "the following arguments are required: --out"),
-    (CHAPTER + ["--out", "{file}"], "argument --out: {file} is a file, not a folder"),
-    (CHAPTER + ["--out", "{file}/report"],
+    ([*CHAPTER, "--out", "{file}"], "argument --out: {file} is a file, not a folder"),
+    ([*CHAPTER, "--out", "{file}/report"],
      "argument --out: cannot create the folder {file}/report: {file} is a file, not a folder"),
-    (CHAPTER + ["--out", "{empty}/r", "--fashion-dir", "{missing}"], "argument --fashion-dir: no such folder: {missing}"),
-    (CHAPTER + ["--out", "{empty}/r", "--fashion-dir", "{file}"], "argument --fashion-dir: {file} is a file, not a folder"),
-    (CHAPTER + ["--out", "{empty}/r", "--fashion-dir", ""], "argument --fashion-dir: must name a folder, got ''"),
-    *[(CHAPTER + ["--out", "{empty}/r", "--fashion-limit", v], LIMIT.format(v)) for v in ("0", "-5", "60001", "abc", "nan", "1e4")],
-    *[(CHAPTER + ["--out", "{empty}/r", "--fashion-epochs", v], EPOCHS.format(v)) for v in ("0", "1001", "1.5", "inf", "-1")],
-    (["chapter", "--backend", "numpy", "--out", "{empty}/r", "--data-dir", "{missing}"], "argument --data-dir: no such folder: {missing}"),
+    ([*CHAPTER, "--out", "{empty}/r", "--fashion-dir", "{missing}"],
+     "argument --fashion-dir: no such folder: {missing}"),
+    ([*CHAPTER, "--out", "{empty}/r", "--fashion-dir", "{file}"],
+     "argument --fashion-dir: {file} is a file, not a folder"),
+    ([*CHAPTER, "--out", "{empty}/r", "--fashion-dir", ""], "argument --fashion-dir: must name a folder, got ''"),
+    *[([*CHAPTER, "--out", "{empty}/r", "--fashion-limit", v], LIMIT.format(v))
+      for v in ("0", "-5", "60001", "abc", "nan", "1e4")],
+    *[([*CHAPTER, "--out", "{empty}/r", "--fashion-epochs", v], EPOCHS.format(v))
+      for v in ("0", "1001", "1.5", "inf", "-1")],
+    (["chapter", "--backend", "numpy", "--out", "{empty}/r", "--data-dir", "{missing}"],
+     "argument --data-dir: no such folder: {missing}"),
     ([], "the following arguments are required: COMMAND"),
     (["train"], "argument COMMAND: invalid choice: 'train'"),
     (["backends", "--json", "extra"], "unrecognized arguments: extra"),
@@ -119,12 +126,15 @@ def assert_one_error(code: int, lines: list[str], message: str) -> None:
     assert message in error, text
     if usage:  # argparse: "usage: polyprop ..." wrapped over a few lines, then "polyprop CMD: error: ..."
         assert usage[0].startswith("usage: polyprop"), text
-        assert error.startswith("polyprop") and ": error: " in error, text
+        assert error.startswith("polyprop"), text
+        assert ": error: " in error, text
     else:
         assert error.startswith("polyprop: error: "), text
 
 
-@pytest.mark.parametrize("argv,message", BAD_FLAGS, ids=lambda v: " ".join(v)[:60] if isinstance(v, list) else None)
+@pytest.mark.parametrize(
+    ("argv", "message"), BAD_FLAGS, ids=lambda v: " ".join(v)[:60] if isinstance(v, list) else None
+)
 def test_every_bad_flag_is_one_error_line_and_exit_2(argv, message, paths, capsys):
     code, lines = run_in_process([_filled(a, paths) for a in argv], capsys)
     assert_one_error(code, lines, _filled(message, paths))
@@ -133,7 +143,11 @@ def test_every_bad_flag_is_one_error_line_and_exit_2(argv, message, paths, capsy
 def test_a_bad_backend_in_the_environment_names_the_variable(monkeypatch, capsys):
     monkeypatch.setenv("POLYPROP_BACKEND", "pytorch")
     code, lines = run_in_process(["trace"], capsys)
-    assert_one_error(code, lines, "unknown backend 'pytorch'; known backends: numpy, torch, mxnet, tensorflow, jax, or all (from $POLYPROP_BACKEND)")
+    assert_one_error(
+        code, lines,
+        "unknown backend 'pytorch'; known backends: numpy, torch, mxnet, tensorflow, jax, or all "
+        "(from $POLYPROP_BACKEND)",
+    )
 
 
 def test_an_explicit_backend_overrides_the_environment(monkeypatch, capsys):
@@ -167,7 +181,9 @@ def test_an_unwritable_out_folder_is_refused(tmp_path, capsys):
 def test_an_out_folder_the_system_cannot_create_fails_before_any_work(tmp_path, capsys):
     too_long = str(tmp_path / ("x" * 300))  # passes the parser's checks; mkdir says ENAMETOOLONG
     code, lines = run_in_process(["weights", "--out", too_long], capsys)
-    assert_one_error(code, lines, f"polyprop: error: argument --out: cannot create the folder {too_long}: File name too long")
+    assert_one_error(
+        code, lines, f"polyprop: error: argument --out: cannot create the folder {too_long}: File name too long"
+    )
     assert list(tmp_path.iterdir()) == []
 
 
@@ -194,7 +210,8 @@ def test_corrupt_fashion_data_is_one_error_line(tmp_path, monkeypatch, capsys):
     monkeypatch.setattr(polyprop.chapter.run, "run_chapter", corrupt)
     code, lines = run_in_process(["chapter", "--backend", "numpy", "--out", str(tmp_path)], capsys)
     assert_one_error(
-        code, lines, "polyprop: error: Fashion-MNIST data: /data/train-images-idx3-ubyte.gz: magic number 2049, expected 2051"
+        code, lines,
+        "polyprop: error: Fashion-MNIST data: /data/train-images-idx3-ubyte.gz: magic number 2049, expected 2051",
     )
 
 
@@ -205,7 +222,7 @@ def test_a_new_nested_out_folder_is_created(tmp_path, capsys):
 
 
 @pytest.mark.parametrize(
-    "argv,attribute,value",
+    ("argv", "attribute", "value"),
     [
         (["parity", "--steps", "1"], "steps", 1),
         (["parity", "--steps", "100000"], "steps", 100000),
@@ -222,13 +239,13 @@ def test_the_bounds_themselves_are_accepted(argv, attribute, value):
 
 
 def test_the_largest_seed_runs(capsys):
-    argv = PARITY + ["--steps", "1", "--seed", "4294967295", "--json"]
+    argv = [*PARITY, "--steps", "1", "--seed", "4294967295", "--json"]
     assert main(argv) == 0
     assert '"seed": 4294967295' in capsys.readouterr().out
 
 
 @pytest.mark.parametrize(
-    "argv,message",
+    ("argv", "message"),
     [
         (["parity", "--backend", "numpy", "--seed", "-1"], SEED.format("-1")),
         (["parity", "--backend", "numpy", "--steps", "10000000000"], STEPS.format("10000000000")),

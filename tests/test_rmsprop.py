@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import collections
 import math
+import types
 
 import numpy as np
 import pytest
@@ -143,30 +145,100 @@ def test_lr_inside_and_outside_momentum_agree_for_a_constant_learning_rate():
     np.testing.assert_allclose(s_in.momentum[0], 0.05 * s_out.momentum[0], rtol=1e-12)
 
 
+def test_nesterov_with_lr_outside_momentum_matches_the_formula():
+    """PyTorch's form with Nesterov: m = beta m + u;  x -= lr (u + beta m)."""
+    lr, decay, eps, beta = 0.1, 0.9, 1e-8, 0.5
+    config = RMSPropConfig(
+        learning_rate=lr, decay=decay, eps=eps, momentum=beta, nesterov=True, lr_inside_momentum=False
+    )
+    params = [np.array([1.0, -2.0])]
+    state = polyprop.init(params, config)
+    x, nu, m = [1.0, -2.0], [0.0, 0.0], [0.0, 0.0]
+    for g in ([0.5, 3.0], [-1.0, 2.0], [0.25, -4.0]):
+        params, state = polyprop.step(params, [np.array(g)], state, config)
+        for i in range(2):
+            nu[i] = decay * nu[i] + (1 - decay) * g[i] ** 2
+            u = g[i] / math.sqrt(nu[i] + eps)
+            m[i] = beta * m[i] + u
+            x[i] = x[i] - lr * (u + beta * m[i])
+        np.testing.assert_allclose(params[0], x, rtol=1e-14)
+        np.testing.assert_allclose(state.momentum[0], m, rtol=1e-14)
+
+
 def test_dict_params_keep_their_keys_and_a_none_gradient_leaves_its_parameter_alone():
     config = RMSPropConfig(learning_rate=0.1, centered=True, momentum=0.5)
     params = {"w": np.ones((2, 2)), "b": np.zeros(2)}
     state = polyprop.init(params, config)
     new, state = polyprop.step(params, {"w": np.full((2, 2), 0.5), "b": None}, state, config)
-    assert list(new) == ["w", "b"] and list(state.nu) == ["w", "b"]
-    assert new["b"] is params["b"] and state.nu["b"] is not None and np.all(state.nu["b"] == 0)
+    assert list(new) == ["w", "b"]
+    assert list(state.nu) == ["w", "b"]
+    assert new["b"] is params["b"]
+    assert state.nu["b"] is not None
+    assert np.all(state.nu["b"] == 0)
     assert np.all(new["w"] < 1.0)
-    assert isinstance(state.mu, dict) and isinstance(state.momentum, dict)
+    assert isinstance(state.mu, dict)
+    assert isinstance(state.momentum, dict)
 
 
 def test_state_has_only_the_leaves_the_config_needs_with_the_param_dtype():
     params = (np.ones(3, np.float32),)
     plain = polyprop.init(params, RMSPropConfig())
-    assert plain.mu is None and plain.momentum is None and plain.count == 0
+    assert plain.mu is None
+    assert plain.momentum is None
+    assert plain.count == 0
     full = polyprop.init(params, RMSPropConfig(centered=True, momentum=0.1, initial_scale=1.0))
-    assert isinstance(full.nu, tuple) and full.nu[0].dtype == np.float32
-    assert np.all(full.nu[0] == 1.0) and np.all(full.mu[0] == 0) and np.all(full.momentum[0] == 0)
+    assert isinstance(full.nu, tuple)
+    assert full.nu[0].dtype == np.float32
+    assert np.all(full.nu[0] == 1.0)
+    assert np.all(full.mu[0] == 0)
+    assert np.all(full.momentum[0] == 0)
     new, _ = polyprop.step(params, (np.ones(3, np.float32),), full, RMSPropConfig(centered=True, momentum=0.1))
-    assert isinstance(new, tuple) and new[0].dtype == np.float32
+    assert isinstance(new, tuple)
+    assert new[0].dtype == np.float32
+
+
+def test_a_none_gradient_first_still_updates_the_parameters_after_it():
+    config = RMSPropConfig(learning_rate=0.1, decay=0.9, eps=1e-8)
+    params = [np.array([1.0]), np.array([1.0])]
+    state = polyprop.init(params, config)
+    new, state = polyprop.step(params, [None, np.array([2.0])], state, config)
+    assert new[0] is params[0]
+    assert state.nu[0][0] == 0.0
+    # nu = 0.1 * 4 = 0.4; x = 1 - 0.1 * 2 / sqrt(0.4 + 1e-8)
+    assert new[1][0] == pytest.approx(1.0 - 0.2 / math.sqrt(0.4 + 1e-8), rel=1e-15)
+    assert state.nu[1][0] == pytest.approx(0.4, rel=1e-15)
+
+
+def test_containers_keep_their_kind():
+    config = RMSPropConfig(momentum=0.5, centered=True)
+    for params in ([np.ones(1)], (np.ones(1),)):
+        new, state = polyprop.step(params, type(params)([np.ones(1)]), polyprop.init(params, config), config)
+        for tree in (new, state.nu, state.mu, state.momentum):
+            assert type(tree) is type(params)
+    ordered = collections.OrderedDict([("b", np.ones(1)), ("a", np.ones(2))])
+    new, state = polyprop.step(ordered, {"a": np.ones(2), "b": np.ones(1)}, polyprop.init(ordered, config), config)
+    assert type(new) is collections.OrderedDict
+    assert type(state.nu) is collections.OrderedDict
+    assert list(new) == ["b", "a"]
+
+
+def test_a_read_only_mapping_of_params_gives_plain_dicts():
+    config = RMSPropConfig(learning_rate=0.1)
+    params = types.MappingProxyType({"w": np.ones(2), "b": np.zeros(1)})
+    state = polyprop.init(params, config)
+    assert type(state.nu) is dict
+    assert list(state.nu) == ["w", "b"]
+    new, state = polyprop.step(params, {"w": np.ones(2), "b": np.ones(1)}, state, config)
+    assert type(new) is dict
+    assert list(new) == ["w", "b"]
+    assert new["w"].shape == (2,)
+    assert new["b"].shape == (1,)
+    assert np.all(new["w"] < 1.0)
+    assert np.all(new["b"] < 0.0)
 
 
 @pytest.mark.parametrize(
-    "grads,message",
+    ("grads", "message"),
     [
         ([np.ones(2)], "grads has 1 tensors but params has 2"),
         ({"a": np.ones(2)}, "grads must be a list like params"),
@@ -190,7 +262,7 @@ def test_dict_key_mismatch_is_named():
 def test_state_from_another_config_is_refused():
     params = [np.ones(2)]
     state = polyprop.init(params, RMSPropConfig())
-    with pytest.raises(ValueError, match="state.momentum is None but the config needs it"):
+    with pytest.raises(ValueError, match=r"state\.momentum is None but the config needs it"):
         polyprop.step(params, [np.ones(2)], state, RMSPropConfig(momentum=0.9))
 
 

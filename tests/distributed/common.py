@@ -8,6 +8,7 @@ prints one line ``RESULT {json}`` that the test parses.
 
 from __future__ import annotations
 
+import itertools
 import json
 import socket
 import sys
@@ -31,7 +32,7 @@ def initial_weights(dtype: str = "float64") -> dict[str, np.ndarray]:
     """The network's starting weights, ``w{i}`` of shape (in, out) and ``b{i}`` (out,)."""
     rng = np.random.default_rng(0)
     weights = {}
-    for i, (n_in, n_out) in enumerate(zip(SIZES[:-1], SIZES[1:]), start=1):
+    for i, (n_in, n_out) in enumerate(itertools.pairwise(SIZES), start=1):
         weights[f"w{i}"] = (rng.standard_normal((n_in, n_out)) / np.sqrt(n_in)).astype(dtype)
         weights[f"b{i}"] = (0.1 * rng.standard_normal(n_out)).astype(dtype)
     return weights

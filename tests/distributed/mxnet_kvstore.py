@@ -12,6 +12,8 @@ divides by the global batch, so all runs follow the mean-over-the-batch gradient
 
 from __future__ import annotations
 
+import itertools
+
 import numpy as np
 from common import BATCH, LEARNING_RATE, SIZES, batches, emit, initial_weights, max_rel_error
 
@@ -29,7 +31,7 @@ def build_net(contexts, dtype: str) -> mx.gluon.nn.HybridSequential:
     """The common network as Gluon Dense layers on ``contexts``, holding the common weights."""
     weights = initial_weights(dtype)
     net = mx.gluon.nn.HybridSequential()
-    for i, (n_in, n_out) in enumerate(zip(SIZES[:-1], SIZES[1:]), start=1):
+    for i, (n_in, n_out) in enumerate(itertools.pairwise(SIZES), start=1):
         net.add(mx.gluon.nn.Dense(n_out, in_units=n_in, activation="tanh" if i < len(SIZES) - 1 else None,
                                   dtype=dtype))
     net.initialize(ctx=contexts)

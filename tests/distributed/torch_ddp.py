@@ -13,6 +13,7 @@ state each rank holds.
 from __future__ import annotations
 
 import datetime
+import itertools
 import os
 import traceback
 
@@ -32,7 +33,7 @@ def build_model() -> torch.nn.Sequential:
     """The common network as float64 torch layers holding the common initial weights."""
     weights = initial_weights("float64")
     layers: list[torch.nn.Module] = []
-    for i, (n_in, n_out) in enumerate(zip(SIZES[:-1], SIZES[1:]), start=1):
+    for i, (n_in, n_out) in enumerate(itertools.pairwise(SIZES), start=1):
         linear = torch.nn.Linear(n_in, n_out, dtype=torch.float64)
         with torch.no_grad():
             linear.weight.copy_(torch.from_numpy(weights[f"w{i}"].T.copy()))

@@ -40,7 +40,8 @@ def _count(kind: str) -> None:
 
 
 def _swap() -> None:
-    assert issubclass(dropin.RMSprop, NATIVE) and dropin.RMSprop is not NATIVE
+    assert issubclass(dropin.RMSprop, NATIVE)
+    assert dropin.RMSprop is not NATIVE
     keras.src.optimizers.rmsprop.RMSprop = dropin.RMSprop
     keras.optimizers.RMSprop = dropin.RMSprop
     keras.src.optimizers.ALL_OBJECTS_DICT["rmsprop"] = dropin.RMSprop

@@ -66,7 +66,8 @@ def _counted(factory: Any) -> Any:
 def _swap() -> None:
     for name, (module, replacement) in SWAPPED.items():
         native = getattr(module, name)
-        assert native is getattr(optax, name) and native is not replacement, f"optax.{name} is already swapped"
+        assert native is getattr(optax, name), f"optax.{name} is already swapped"
+        assert native is not replacement, f"optax.{name} is already swapped"
         counted = _counted(replacement)
         setattr(module, name, counted)
         setattr(optax, name, counted)

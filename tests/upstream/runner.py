@@ -23,7 +23,10 @@ EXCLUDED = HERE / "excluded.toml"
 
 
 def upstream_file(module: str, relative: str) -> str:
-    """The installed path of ``relative`` inside the package ``module`` (e.g. "keras", "src/optimizers/rmsprop_test.py")."""
+    """The installed path of ``relative`` inside the package ``module``.
+
+    For example ``upstream_file("keras", "src/optimizers/rmsprop_test.py")``.
+    """
     spec = importlib.util.find_spec(module)
     if spec is None or spec.origin is None:
         raise FileNotFoundError(f"{module} is not installed")
@@ -41,7 +44,10 @@ def run_upstream(
     timeout: float = 600,
     extra_args: tuple[str, ...] = (),
 ) -> Outcomes:
-    """``{test id: outcome}`` of ``pytest targets -p plugin`` in a subprocess (outcome: passed, failed, skipped, error)."""
+    """``{test id: outcome}`` of ``pytest targets -p plugin`` in a subprocess.
+
+    An outcome is passed, failed, skipped or error.
+    """
     with tempfile.TemporaryDirectory() as folder:
         report = pathlib.Path(folder) / "report.xml"
         command = [
@@ -56,7 +62,9 @@ def run_upstream(
         )
         done = subprocess.run(command, cwd=folder, env=environment, capture_output=True, text=True, timeout=timeout)
         if not report.exists():
-            raise RuntimeError(f"pytest wrote no report (exit {done.returncode}):\n{done.stdout[-4000:]}\n{done.stderr[-4000:]}")
+            raise RuntimeError(
+                f"pytest wrote no report (exit {done.returncode}):\n{done.stdout[-4000:]}\n{done.stderr[-4000:]}"
+            )
         results = _outcomes(report)
     if not results:
         raise RuntimeError(f"no upstream test ran (exit {done.returncode}):\n{done.stdout[-4000:]}")

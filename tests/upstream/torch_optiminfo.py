@@ -105,7 +105,8 @@ def feed(optimizer, params, grads):
         return torch.stack([(p.detach() * g).sum().real for p, g in zip(params, grads)]).sum()
 
     loss = optimizer.step(closure)
-    assert loss is not None and torch.is_tensor(loss), "step(closure) must return the closure's loss"
+    assert loss is not None, "step(closure) must return the closure's loss"
+    assert torch.is_tensor(loss), "step(closure) must return the closure's loss"
     return loss
 
 
@@ -151,10 +152,12 @@ def assert_same(ours, native, dtype, label):
     for step, (a, b) in enumerate(zip(ours, native)):
         assert a.keys() == b.keys(), f"{label}: step {step}: state entries {sorted(a)} != native {sorted(b)}"
         for name in b:
-            assert a[name].dtype == b[name].dtype and a[name].shape == b[name].shape, (
+            detail = (
                 f"{label}: step {step}: {name} is {a[name].dtype}{tuple(a[name].shape)}, "
                 f"native {b[name].dtype}{tuple(b[name].shape)}"
             )
+            assert a[name].dtype == b[name].dtype, detail
+            assert a[name].shape == b[name].shape, detail
     worst = 0.0
     for name in native[0] if native else ():
         error = relative(torch.stack([a[name] for a in ours]), torch.stack([b[name] for b in native]))
@@ -179,8 +182,12 @@ def test_config_matches_native(candidate, config, dtype):
     params0 = start(DTYPES[dtype])
     grads = gradient_stream(params0)
     differentiable = config.kwargs.get("differentiable", False)
-    native = trajectory(lambda ps: NATIVE(two_groups(ps), **kwargs_of(config)), params0, grads, differentiable=differentiable)
-    ours = trajectory(lambda ps: candidate(two_groups(ps), **kwargs_of(config)), params0, grads, differentiable=differentiable)
+    native = trajectory(
+        lambda ps: NATIVE(two_groups(ps), **kwargs_of(config)), params0, grads, differentiable=differentiable
+    )
+    ours = trajectory(
+        lambda ps: candidate(two_groups(ps), **kwargs_of(config)), params0, grads, differentiable=differentiable
+    )
     assert_same(ours, native, dtype, f"config[{config.desc}]")
 
 
@@ -278,7 +285,8 @@ def assert_state_dicts_equal(a, b):
     for key in b["state"]:
         assert a["state"][key].keys() == b["state"][key].keys()
         for name, value in b["state"][key].items():
-            assert torch.equal(a["state"][key][name], value) and a["state"][key][name].dtype == value.dtype, name
+            assert torch.equal(a["state"][key][name], value), name
+            assert a["state"][key][name].dtype == value.dtype, name
 
 
 def test_state_dict_saves_and_loads_weights_only(candidate):
@@ -376,13 +384,18 @@ def test_zero_gradients(candidate, config):
     params0 = start(torch.float64)
     zeros = [[torch.zeros_like(p) for p in params0] for _ in range(5)]
     make = lambda cls: lambda ps: cls(two_groups(ps), **kwargs_of(config))  # noqa: E731
-    assert_same(trajectory(make(candidate), params0, zeros), trajectory(make(NATIVE), params0, zeros), "float64", "zero_grads")
+    assert_same(
+        trajectory(make(candidate), params0, zeros), trajectory(make(NATIVE), params0, zeros), "float64", "zero_grads"
+    )
 
 
 def test_repr_is_the_natives(candidate):
     params = [torch.nn.Parameter(torch.ones(2)), torch.nn.Parameter(torch.ones(3))]
     for kwargs in ({}, {"lr": torch.tensor(0.01), "momentum": 0.5, "centered": True}):
-        printed = [repr(cls([{"params": params[:1]}, {"params": params[1:], "lr": 0.5}], **copy.deepcopy(kwargs))) for cls in (candidate, NATIVE)]
+        printed = [
+            repr(cls([{"params": params[:1]}, {"params": params[1:], "lr": 0.5}], **copy.deepcopy(kwargs)))
+            for cls in (candidate, NATIVE)
+        ]
         assert printed[0] == printed[1]
         assert "Parameter Group 1" in printed[1]
 
@@ -438,7 +451,9 @@ def hook_events(cls, install):
 def test_step_hooks(candidate):
     def install(optimizer, events):
         def pre(opt, args, kwargs):
-            events.append(("pre", opt is optimizer, len(args), kwargs, float(opt.param_groups[0]["params"][0][0].detach())))
+            events.append(
+                ("pre", opt is optimizer, len(args), kwargs, float(opt.param_groups[0]["params"][0][0].detach()))
+            )
 
         def post(opt, args, kwargs):
             events.append(("post", opt is optimizer, float(opt.param_groups[0]["params"][0][0].detach())))
@@ -456,7 +471,9 @@ def test_global_step_hooks(candidate):
     def install(optimizer, events):
         return [
             register_optimizer_step_pre_hook(lambda opt, args, kwargs: events.append(("global pre", opt is optimizer))),
-            register_optimizer_step_post_hook(lambda opt, args, kwargs: events.append(("global post", opt is optimizer))),
+            register_optimizer_step_post_hook(
+                lambda opt, args, kwargs: events.append(("global post", opt is optimizer))
+            ),
             optimizer.register_step_pre_hook(lambda opt, args, kwargs: events.append(("pre",))),
         ]
 
@@ -521,7 +538,8 @@ def test_zero_grad(candidate):
             results.append(None if p.grad is None else p.grad.clone())
         assert (results[0] is None) == (results[1] is None) == set_to_none
         if not set_to_none:
-            assert torch.equal(results[0], results[1]) and not results[1].any()
+            assert torch.equal(results[0], results[1])
+            assert not results[1].any()
 
 
 def test_add_param_group(candidate):
@@ -538,7 +556,8 @@ def test_add_param_group(candidate):
             if i == 3:
                 optimizer.add_param_group({"params": params[2:], "momentum": 0.5, "lr": 0.05})
             record.append(snapshot(optimizer, params))
-        assert optimizer.param_groups[1]["centered"] is True and optimizer.param_groups[1]["alpha"] == 0.99
+        assert optimizer.param_groups[1]["centered"] is True
+        assert optimizer.param_groups[1]["alpha"] == 0.99
         records[cls] = record
     assert_same(records[candidate], records[NATIVE], "float64", "add_param_group")
 
@@ -552,10 +571,16 @@ SCHEDULERS = {
     "LambdaLR": lambda opt: lr_scheduler.LambdaLR(opt, lambda epoch: 1 / (1 + epoch)),
     "LinearLR": lambda opt: lr_scheduler.LinearLR(opt, start_factor=0.5, total_iters=6),
     "PolynomialLR": lambda opt: lr_scheduler.PolynomialLR(opt, total_iters=10, power=2.0),
-    "CyclicLR(cycle_momentum)": lambda opt: lr_scheduler.CyclicLR(opt, 0.001, 0.02, step_size_up=4, cycle_momentum=True),
-    "OneCycleLR(cycle_momentum)": lambda opt: lr_scheduler.OneCycleLR(opt, max_lr=0.05, total_steps=STEPS, cycle_momentum=True),
+    "CyclicLR(cycle_momentum)": lambda opt: lr_scheduler.CyclicLR(
+        opt, 0.001, 0.02, step_size_up=4, cycle_momentum=True
+    ),
+    "OneCycleLR(cycle_momentum)": lambda opt: lr_scheduler.OneCycleLR(
+        opt, max_lr=0.05, total_steps=STEPS, cycle_momentum=True
+    ),
     "SequentialLR": lambda opt: lr_scheduler.SequentialLR(
-        opt, [lr_scheduler.ConstantLR(opt, factor=0.5, total_iters=3), lr_scheduler.ExponentialLR(opt, 0.9)], milestones=[4]
+        opt,
+        [lr_scheduler.ConstantLR(opt, factor=0.5, total_iters=3), lr_scheduler.ExponentialLR(opt, 0.9)],
+        milestones=[4],
     ),
 }
 
@@ -575,9 +600,15 @@ def test_lr_scheduler(candidate, name, lr):
 
     params0 = start(torch.float64)
     grads = gradient_stream(params0)
-    native = trajectory(lambda ps: NATIVE(two_groups(ps), **copy.deepcopy(kwargs)), params0, grads, SCHEDULERS[name], record_lr(NATIVE))
-    ours = trajectory(lambda ps: candidate(two_groups(ps), **copy.deepcopy(kwargs)), params0, grads, SCHEDULERS[name], record_lr(candidate))
-    assert lrs[candidate] == lrs[NATIVE] and len({x for step in lrs[NATIVE] for x in step}) > 1
+    native = trajectory(
+        lambda ps: NATIVE(two_groups(ps), **copy.deepcopy(kwargs)), params0, grads, SCHEDULERS[name], record_lr(NATIVE)
+    )
+    ours = trajectory(
+        lambda ps: candidate(two_groups(ps), **copy.deepcopy(kwargs)),
+        params0, grads, SCHEDULERS[name], record_lr(candidate),
+    )
+    assert lrs[candidate] == lrs[NATIVE]
+    assert len({x for step in lrs[NATIVE] for x in step}) > 1
     assert_same(ours, native, "float64", f"scheduler[{name}]")
 
 
@@ -585,7 +616,8 @@ def test_upstream_scheduler_inputs_are_covered():
     """Every scheduler upstream's OptimizerInfo lists for RMSprop is among SCHEDULERS."""
     p = torch.nn.Parameter(torch.ones(1))
     upstream = {type(make(NATIVE([p], momentum=0.5))).__name__ for inputs in INFO.scheduler_inputs for make in inputs}
-    assert upstream and upstream <= {name.split("(")[0] for name in SCHEDULERS}
+    assert upstream
+    assert upstream <= {name.split("(")[0] for name in SCHEDULERS}
 
 
 # --------------------------------------------------------------------------------------
@@ -597,7 +629,7 @@ def complex_start(dtype):
     generator = torch.Generator().manual_seed(3)
     shapes = [(4, 3), (5,), ()]
     params = [torch.randn(s, generator=generator, dtype=COMPLEX[dtype]) for s in shapes]
-    return params + [torch.randn(2, 2, generator=generator, dtype=DTYPES[dtype])]
+    return [*params, torch.randn(2, 2, generator=generator, dtype=DTYPES[dtype])]
 
 
 @dtypes
@@ -618,7 +650,9 @@ def test_complex_equals_its_real_view(candidate, config, dtype):
     grads = gradient_stream(params0)
     as_real = lambda ts: [torch.view_as_real(t).clone() if t.is_complex() else t.clone() for t in ts]  # noqa: E731
     complex_run = trajectory(lambda ps: candidate(two_groups(ps), **kwargs_of(config)), params0, grads)
-    real_run = trajectory(lambda ps: candidate(two_groups(ps), **kwargs_of(config)), as_real(params0), [as_real(g) for g in grads])
+    real_run = trajectory(
+        lambda ps: candidate(two_groups(ps), **kwargs_of(config)), as_real(params0), [as_real(g) for g in grads]
+    )
     viewed = [{k: torch.view_as_real(v) if v.is_complex() else v for k, v in snap.items()} for snap in complex_run]
     assert_same(viewed, real_run, dtype, f"complex_as_real[{config.desc}]")
 
@@ -630,7 +664,8 @@ def test_complex_2d_equals_real_and_imaginary_parts(candidate, dtype):
     z0 = torch.randn(3, 4, generator=generator, dtype=COMPLEX[dtype])
     z = torch.nn.Parameter(z0.clone())
     parts = [torch.nn.Parameter(z0.real.clone()), torch.nn.Parameter(z0.imag.clone())]
-    one, two = candidate([z], momentum=0.5, weight_decay=0.1, centered=True), candidate(parts, momentum=0.5, weight_decay=0.1, centered=True)
+    one = candidate([z], momentum=0.5, weight_decay=0.1, centered=True)
+    two = candidate(parts, momentum=0.5, weight_decay=0.1, centered=True)
     for _ in range(STEPS):
         for optimizer in (one, two):
             optimizer.zero_grad()
@@ -654,9 +689,15 @@ def test_tensor_lr(candidate, config, dtype, foreach, shape):
     params0 = start(DTYPES[dtype])
     grads = gradient_stream(params0)
     native = trajectory(lambda ps: NATIVE(two_groups(ps), **{**kwargs, "lr": value}), params0, grads)
-    ours = trajectory(lambda ps: candidate(two_groups(ps), **{**kwargs, "lr": torch.full(shape, value, dtype=DTYPES[dtype])}), params0, grads)
+    ours = trajectory(
+        lambda ps: candidate(two_groups(ps), **{**kwargs, "lr": torch.full(shape, value, dtype=DTYPES[dtype])}),
+        params0, grads,
+    )
     assert_same(ours, native, dtype, f"tensor_lr[{config.desc}]")
-    tensor_native = trajectory(lambda ps: NATIVE(two_groups(ps), **{**kwargs, "lr": torch.full(shape, value, dtype=DTYPES[dtype])}), params0, grads)
+    tensor_native = trajectory(
+        lambda ps: NATIVE(two_groups(ps), **{**kwargs, "lr": torch.full(shape, value, dtype=DTYPES[dtype])}),
+        params0, grads,
+    )
     assert_same(ours, tensor_native, dtype, f"tensor_lr_vs_tensor_lr[{config.desc}]")
 
 
@@ -717,7 +758,7 @@ def test_differentiable_is_refused_at_construction(candidate):
     """The native builds with differentiable=True; the candidate refuses it in __init__, naming it and why."""
     p = torch.nn.Parameter(torch.ones(2))
     NATIVE([p], differentiable=True)
-    with pytest.raises(ValueError, match="differentiable=True.*not supported"):
+    with pytest.raises(ValueError, match=r"differentiable=True.*not supported"):
         candidate([p], differentiable=True)
 
 
@@ -736,7 +777,9 @@ def test_same_warnings_as_native(candidate):
     for cls in (NATIVE, candidate):
         with warnings.catch_warnings(record=True) as record:
             warnings.simplefilter("always")
-            run = trajectory(lambda ps, cls=cls: cls(ps), start(torch.float32), gradient_stream(start(torch.float32), 3))
+            run = trajectory(
+                lambda ps, cls=cls: cls(ps), start(torch.float32), gradient_stream(start(torch.float32), 3)
+            )
         caught[cls] = sorted({str(w.message) for w in record})
         assert run
     assert caught[candidate] == caught[NATIVE]
