@@ -99,10 +99,6 @@ class FashionDataCorruptError(ValueError):
     """A Fashion-MNIST file is truncated, not gzip, or not the IDX file it should be."""
 
 
-FashionDataCorrupt = FashionDataCorruptError
-"""The old name (before ruff's N818), kept while tests/test_reliability_cli.py still uses it."""
-
-
 def load_fashion_mnist(
     data_dir: str | os.PathLike[str] | None = None,
     *,

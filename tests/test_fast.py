@@ -171,7 +171,7 @@ def test_traced_expressions_are_the_documented_formula():
     ]
     assert program.constants == {"k0": 1e-8}
     assert program.hyper == ("lr", "decay", "keep")
-    with pytest.raises(expression.Untraceable, match="cast to float32"):
+    with pytest.raises(expression.UntraceableError, match="cast to float32"):
         expression.trace(
             lambda ops, *leaf: rmsprop.update_leaf(ops, config.replace(state_dtype="float32"), *leaf),
             False, False, False,
@@ -183,7 +183,7 @@ def test_tracer_refuses_an_update_that_reads_an_overwritten_buffer():
         new_nu = ops.add(nu, ops.square(g))
         return rmsprop.Leaf(ops.sub(x, nu), new_nu, None, None)  # x reads the *old* nu
 
-    with pytest.raises(expression.Untraceable, match=r"x reads the old \['nu'\]"):
+    with pytest.raises(expression.UntraceableError, match=r"x reads the old \['nu'\]"):
         expression.trace(reads_old_nu, False, False, False)
 
 

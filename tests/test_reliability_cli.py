@@ -202,10 +202,10 @@ def test_airfoil_data_with_the_wrong_hash_is_one_error_line(tmp_path, capsys):
 
 def test_corrupt_fashion_data_is_one_error_line(tmp_path, monkeypatch, capsys):
     import polyprop.chapter.run
-    from polyprop.chapter.fashion import FashionDataCorrupt
+    from polyprop.chapter.fashion import FashionDataCorruptError
 
     def corrupt(*args, **kwargs):
-        raise FashionDataCorrupt("/data/train-images-idx3-ubyte.gz: magic number 2049, expected 2051")
+        raise FashionDataCorruptError("/data/train-images-idx3-ubyte.gz: magic number 2049, expected 2051")
 
     monkeypatch.setattr(polyprop.chapter.run, "run_chapter", corrupt)
     code, lines = run_in_process(["chapter", "--backend", "numpy", "--out", str(tmp_path)], capsys)
