@@ -288,3 +288,12 @@ def test_save_names_what_cannot_be_saved(tmp_path):
         polyprop.save(tmp_path / "c.npz", np.ones(2), polyprop.init([np.ones(2)], config), config)
     assert str(excinfo.value) == "params must be a list, tuple or dict of tensors, got ndarray"
     assert not (tmp_path / "c.npz").exists()
+
+
+def test_a_version_1_files_two_byte_voids_are_bfloat16_bits_and_other_dtypes_their_own():
+    from polyprop.archive import logical_dtype
+
+    assert logical_dtype(np.zeros(2, "V2")) == "bfloat16"
+    assert logical_dtype(np.zeros(2, "V4")) == "void32"
+    assert logical_dtype(np.zeros(2, np.float16)) == "float16"
+    assert logical_dtype(np.zeros(2, np.uint16)) == "uint16"

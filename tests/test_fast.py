@@ -366,3 +366,114 @@ def test_a_forked_child_steps_with_threads_of_its_own():
     if not pnp.fast._pool:
         pytest.skip("one CPU: the step made no thread pool for a child to inherit")
     assert _forked_child_steps(step) == 0
+
+
+# -- fused forms (torch's in-place default path) computed here with NumPy --------------------------------
+
+_TWO = {"add": np.add, "sub": np.subtract, "mul": np.multiply, "div": np.divide}
+
+
+def _run_fused(fused, values, leaves):
+    """The fused steps as expression.FORMS define them, each result a new array in its slot: a slot
+    reused while its old value is still read gives a wrong number here."""
+    slots = [leaves[name] for name in expression.LEAVES] + [None] * fused.scratch
+    for form, out, args, scalars in fused.steps:
+        a = [slots[i] for i in args]
+        (name, factor), = scalars or ((None, None),)
+        s = None if factor is None else factor * (1.0 if name is None else values[name])
+        if form in _TWO:
+            result = _TWO[form](a[0], a[1])
+        elif form.endswith("_s"):
+            result = _TWO[form[:-2]](a[0], s)
+        elif form == "sqrt":
+            result = np.sqrt(a[0])
+        elif form == "add_alpha":
+            result = a[0] + s * a[1]
+        elif form == "addcmul":
+            result = a[0] + s * a[1] * a[2]
+        elif form == "addcdiv":
+            result = a[0] + s * a[1] / a[2]
+        else:
+            assert form == "lerp", form
+            result = a[0] + s * (a[1] - a[0])
+        slots[out] = result
+    return dict(zip(expression.LEAVES, slots))
+
+
+@pytest.mark.parametrize("variant", sorted(VARIANTS))
+def test_fused_forms_compute_the_update_of_every_variant(variant):
+    config = VARIANTS[variant]
+    program = expression.trace(
+        lambda ops, *leaf: rmsprop.update_leaf(ops, config, *leaf),
+        config.centered, config.momentum > 0, config.bias_correction,
+    )
+    fused = expression.fuse(program)
+    assert {form for form, *_ in fused.steps} <= set(expression.FORMS)
+    assert all(0 <= out < len(expression.LEAVES) + fused.scratch for _, out, _, _ in fused.steps)
+    rng = np.random.default_rng(7)
+    ops = polyprop.get_ops("numpy")
+    x, g, m = rng.standard_normal((3, 64))
+    nu, mu = rng.uniform(0.5, 2.0, 64), rng.uniform(-0.1, 0.1, 64)
+    mu = mu if config.centered else None
+    m = m if config.momentum > 0 else None
+    for count in (0, 5):
+        hyper = rmsprop.hyperparameters(config, count)
+        expected = rmsprop.update_leaf(ops, config, x, g, nu, mu, m, hyper)
+        values = {k: float(v) for k, v in (*program.constants.items(), *hyper._asdict().items()) if v is not None}
+        got = _run_fused(fused, values, {"x": x, "g": g, "nu": nu, "mu": mu, "m": m})
+        np.testing.assert_allclose(got["x"], expected.x, rtol=1e-13, atol=1e-15)
+        np.testing.assert_allclose(got["nu"], expected.nu, rtol=1e-13, atol=1e-15)
+        for name, want in (("mu", expected.mu), ("m", expected.momentum)):
+            if want is None:
+                assert got[name] is None
+            else:
+                np.testing.assert_allclose(got[name], want, rtol=1e-13, atol=1e-15)
+        assert got["g"] is g  # the gradient's slot is never written
+
+
+def test_fused_forms_update_the_state_in_its_own_buffer():
+    # nu.mul_(decay) then nu.addcmul_(g, g, value=keep), as torch.optim.RMSprop writes it
+    config = polyprop.presets.torch(lr=0.01, alpha=0.9)
+    program = expression.trace(lambda ops, *leaf: rmsprop.update_leaf(ops, config, *leaf), False, False, False)
+    fused = expression.fuse(program)
+    nu, g = expression.LEAVES.index("nu"), expression.LEAVES.index("g")
+    assert fused.steps[:2] == [("mul_s", nu, (nu,), (("decay", 1.0),)), ("addcmul", nu, (nu, g, g), (("keep", 1.0),))]
+    assert fused.scratch == 1
+
+
+@pytest.mark.parametrize(
+    ("update", "message"),
+    [
+        (lambda ops, x, g, nu, mu, m, h: rmsprop.Leaf(ops.sub(x, g), nu, None, None),
+         "nu is not computed by an operation of its own"),
+        (lambda ops, x, g, nu, mu, m, h: rmsprop.Leaf(ops.sqrt(h.lr), ops.add(nu, g), None, None),
+         "sqrt of a scalar"),
+        (lambda ops, x, g, nu, mu, m, h: rmsprop.Leaf(ops.add(ops.add(h.lr, h.decay), x), ops.add(nu, g), None, None),
+         "add of two scalars"),
+        (lambda ops, x, g, nu, mu, m, h: rmsprop.Leaf(ops.sub(h.lr, x), ops.add(nu, g), None, None),
+         "a scalar sub a tensor"),
+    ],
+)
+def test_fuse_refuses_what_has_no_fused_form(update, message):
+    program = expression.trace(update, False, False, False)
+    with pytest.raises(expression.UntraceableError, match=message):
+        expression.fuse(program)
+
+
+def test_write_back_copies_each_new_leaf_into_its_buffer_and_returns_the_buffers():
+    from polyprop.fast import write_back
+
+    buffers = rmsprop.Leaves([np.zeros(2), np.zeros(3)], [np.zeros(2), np.zeros(3)], None, [np.zeros(2), np.zeros(3)])
+    values = rmsprop.Leaves([np.full(2, 1.0), np.full(3, 2.0)], [np.full(2, 3.0), np.full(3, 4.0)], None,
+                            [np.full(2, 5.0), np.full(3, 6.0)])
+    copied = []
+
+    def copy(target, new):
+        copied.append(new[0])
+        np.copyto(target, new)
+
+    assert write_back(buffers, values, copy) is buffers
+    assert copied == [1.0, 2.0, 3.0, 4.0, 5.0, 6.0]
+    for targets, news in zip(buffers, values):
+        for target, new in zip(targets or (), news or ()):
+            np.testing.assert_array_equal(target, new)
