@@ -97,7 +97,6 @@ def _build_inplace(config: Any) -> Any:
                     merged[i] = ts[j]
         return Leaves._make(out)
 
-    apply.path = "torch fused ops in place (blocks, foreach)"  # type: ignore[attr-defined]
     return apply
 
 
