@@ -87,6 +87,22 @@ class Array:
         self.dtype = np.dtype(dtype)
 
 
+@pytest.fixture(autouse=True)
+def _fresh_caches_under_mutation():
+    """Under ``scripts/mutation`` (POLYPROP_MUTATION=1) each test starts with polyprop's caches empty.
+
+    mutmut forks every mutant's run from a process that already ran the tests once, so its
+    cached executors, traced programs and validated signatures would serve the unmutated
+    code, and a mutant of what builds them would never run.
+    """
+    if os.environ.get("POLYPROP_MUTATION") == "1":
+        from polyprop import fast, validation
+
+        fast._EXECUTORS.clear()
+        validation._VALIDATED.clear()
+        validation._name_of.cache_clear()
+
+
 @pytest.fixture(params=BACKENDS)
 def backend(request):
     """Each backend's adapter module in turn."""
