@@ -477,3 +477,77 @@ def test_write_back_copies_each_new_leaf_into_its_buffer_and_returns_the_buffers
     for targets, news in zip(buffers, values):
         for target, new in zip(targets or (), news or ()):
             np.testing.assert_array_equal(target, new)
+
+
+# torch.optim.RMSprop's own lines (_single_tensor_rmsprop), which the drop-in's default path must run:
+#   grad = grad.add(param, alpha=weight_decay)             (weight_decay)
+#   grad = -grad                                           (maximize)
+#   square_avg.mul_(alpha).addcmul_(grad, grad, value=1 - alpha)
+#   grad_avg.lerp_(grad, 1 - alpha)                        (centered)
+#   avg = square_avg.addcmul(grad_avg, grad_avg, value=-1).sqrt_()  (centered; else square_avg.sqrt())
+#   avg = avg.add_(eps)
+#   buf.mul_(momentum).addcdiv_(grad, avg); param.add_(buf, alpha=-lr)   (momentum; else:)
+#   param.addcdiv_(grad, avg, value=-lr)
+_NU = [("mul_s", "nu", ("nu",), (("decay", 1.0),)), ("addcmul", "nu", ("nu", "g", "g"), (("keep", 1.0),))]
+TORCH_FUSED = {
+    "plain": ({}, [
+        *_NU,
+        ("sqrt", "tmp0", ("nu",), ()),
+        ("add_s", "tmp0", ("tmp0",), (("k0", 1.0),)),
+        ("addcdiv", "x", ("x", "g", "tmp0"), (("lr", -1.0),)),
+    ]),
+    "centered": ({"centered": True}, [
+        *_NU,
+        ("lerp", "mu", ("mu", "g"), (("keep", 1.0),)),
+        ("addcmul", "tmp0", ("nu", "mu", "mu"), ((None, -1.0),)),
+        ("sqrt", "tmp0", ("tmp0",), ()),
+        ("add_s", "tmp0", ("tmp0",), (("k0", 1.0),)),
+        ("addcdiv", "x", ("x", "g", "tmp0"), (("lr", -1.0),)),
+    ]),
+    "momentum": ({"momentum": 0.5}, [
+        *_NU,
+        ("mul_s", "m", ("m",), (("k1", 1.0),)),
+        ("sqrt", "tmp0", ("nu",), ()),
+        ("add_s", "tmp0", ("tmp0",), (("k0", 1.0),)),
+        ("addcdiv", "m", ("m", "g", "tmp0"), ((None, 1.0),)),
+        ("add_alpha", "x", ("x", "m"), (("lr", -1.0),)),
+    ]),
+    "maximize": ({"maximize": True}, [
+        _NU[0],
+        ("mul_s", "tmp0", ("g",), (("k0", 1.0),)),
+        ("addcmul", "nu", ("nu", "tmp0", "tmp0"), (("keep", 1.0),)),
+        ("sqrt", "tmp1", ("nu",), ()),
+        ("add_s", "tmp1", ("tmp1",), (("k1", 1.0),)),
+        ("addcdiv", "x", ("x", "tmp0", "tmp1"), (("lr", -1.0),)),
+    ]),
+    "everything": ({"centered": True, "momentum": 0.5, "weight_decay": 0.1}, [
+        _NU[0],
+        ("add_alpha", "tmp0", ("g", "x"), (("k0", 1.0),)),
+        ("addcmul", "nu", ("nu", "tmp0", "tmp0"), (("keep", 1.0),)),
+        ("lerp", "mu", ("mu", "tmp0"), (("keep", 1.0),)),
+        ("mul_s", "m", ("m",), (("k2", 1.0),)),
+        ("addcmul", "tmp1", ("nu", "mu", "mu"), ((None, -1.0),)),
+        ("sqrt", "tmp1", ("tmp1",), ()),
+        ("add_s", "tmp1", ("tmp1",), (("k1", 1.0),)),
+        ("addcdiv", "m", ("m", "tmp0", "tmp1"), ((None, 1.0),)),
+        ("add_alpha", "x", ("x", "m"), (("lr", -1.0),)),
+    ]),
+}
+
+
+@pytest.mark.parametrize("case", sorted(TORCH_FUSED))
+def test_fused_forms_of_the_torch_preset_are_torch_optim_rmsprops_own_ops(case):
+    flags, expected = TORCH_FUSED[case]
+    config = polyprop.presets.torch(lr=0.01, alpha=0.9, **flags)
+    program = expression.trace(
+        lambda ops, *leaf: rmsprop.update_leaf(ops, config, *leaf),
+        config.centered, config.momentum > 0, config.bias_correction,
+    )
+    fused = expression.fuse(program)
+
+    def slot(i):
+        return expression.LEAVES[i] if i < len(expression.LEAVES) else f"tmp{i - len(expression.LEAVES)}"
+
+    steps = [(form, slot(out), tuple(slot(a) for a in args), scalars) for form, out, args, scalars in fused.steps]
+    assert steps == expected
+    assert fused.scratch == 1 + max(int(s[3:]) for step in expected for s in (step[1], *step[2]) if s.startswith("tmp"))
