@@ -62,7 +62,17 @@ def sync_tree() -> Path:
     return TREE
 
 
+def on_startup(command: str, dirty: bool) -> None:
+    """mkdocs event, before the plugins' ``on_config``: lay out the tree.
+
+    mkdocstrings sets griffe up in its ``on_config``, which runs before a hook's, with
+    only the search paths that exist then: in a fresh clone ``build/docs-src`` must
+    exist before it, or nothing under ``polyprop`` is found.
+    """
+    sync_tree()
+
+
 def on_config(config: Any) -> Any:
-    """mkdocs event: lay out the tree before any page asks griffe for a module."""
+    """mkdocs event: lay out the tree again (``mkdocs serve`` reloads after a source changed)."""
     sync_tree()
     return config

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -80,6 +81,7 @@ def test_site_builds_strictly(tmp_path):
     pytest.importorskip("mkdocs", reason="mkdocs is not installed (pip install mkdocs mkdocstrings-python)")
     pytest.importorskip("mkdocstrings_handlers.python", reason="mkdocstrings-python is not installed")
     site = tmp_path / "site"
+    shutil.rmtree(ROOT / "build" / "docs-src", ignore_errors=True)  # as in a fresh clone (docs/hooks.py makes it)
     result = subprocess.run(
         [sys.executable, "-m", "mkdocs", "build", "--strict", "--config-file", str(CONFIG), "--site-dir", str(site)],
         cwd=ROOT,
