@@ -42,4 +42,5 @@ def test_scaling_out_examples_run_as_written(tmp_path):
     for name, code in files.items():
         (tmp_path / name).write_text(code)
         command = [*torchrun, name] if name == "scale_torch.py" else [sys.executable, name]
-        subprocess.run(command, check=True, cwd=tmp_path, capture_output=True, text=True, timeout=300)
+        done = subprocess.run(command, cwd=tmp_path, capture_output=True, text=True, timeout=300)
+        assert done.returncode == 0, f"{name} exited {done.returncode}:\n{done.stderr[-4000:]}"
